@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Makes a fresh Debian machine ready to build and test: Docker engine running, debootstrap, registry and
+# skopeo installed, and the SDK's base image in the engine. Idempotent: each part is skipped when present.
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+
+need=()
+command -v dockerd >/dev/null || need+=(docker.io)
+command -v debootstrap >/dev/null || need+=(debootstrap)
+command -v skopeo >/dev/null || need+=(skopeo)
+command -v docker-registry >/dev/null || need+=(docker-registry)
+command -v htpasswd >/dev/null || need+=(apache2-utils)
+command -v git >/dev/null || need+=(git)
+if [ ${#need[@]} -gt 0 ]; then
+  echo " -----> apt-get install ${need[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+socket="${DOCKER_HOST:-unix:///var/run/docker.sock}"; socket="${socket#unix://}"
+if ! docker -H "unix://$socket" version >/dev/null 2>&1; then
+  echo " -----> starting dockerd"
+  $sudo sh -c 'nohup dockerd >/var/log/modwsgi-dockerd.log 2>&1 &'
+  for _ in $(seq 60); do docker -H "unix://$socket" version >/dev/null 2>&1 && break; sleep 1; done
+  docker -H "unix://$socket" version >/dev/null || { tail -n 30 /var/log/modwsgi-dockerd.log >&2; echo "dockerd did not start" >&2; exit 1; }
+fi
+
+base="${MODWSGI_BASE_IMAGE:-modwsgi/base:bookworm}"
+if ! docker image inspect "$base" >/dev/null 2>&1; then
+  echo " -----> building base image $base"
+  $sudo bash "$repo/sdk/ModWsgi.Sdk/baseimage/build-base-image.sh" "$base"
+fi
+echo " -----> machine ready: $(docker version --format 'Docker {{.Server.Version}}'), base image $base"

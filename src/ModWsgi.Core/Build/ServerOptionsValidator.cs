@@ -1,0 +1,29 @@
+using ModWsgi.Core.Diagnostics;
+
+namespace ModWsgi.Core.Build;
+
+/// <summary>Catches project settings that would only fail when the container starts, at build time instead.</summary>
+public static class ServerOptionsValidator
+{
+    public static void Validate(string projectDirectory, WsgiServerOptions server)
+    {
+        if (!WsgiServerOptions.ApplicationTypes.Contains(server.ApplicationType))
+            throw new ModWsgiException(DiagnosticCodes.InvalidApplicationType,
+                $"WsgiApplicationType '{server.ApplicationType}' is not one of {string.Join(", ", WsgiServerOptions.ApplicationTypes)}.");
+
+        if (server.ApplicationType == "script")
+        {
+            var script = server.EntryPoint ?? "wsgi.py";
+            if (!File.Exists(Path.Combine(projectDirectory, script)))
+                throw new ModWsgiException(DiagnosticCodes.EntryPointMissing,
+                    $"The WSGI script '{script}' does not exist in '{projectDirectory}': create it, or set WsgiEntryPoint to the script (relative to the project folder), or use WsgiApplicationType 'module' with a dotted module name.");
+        }
+
+        foreach (var alias in server.UrlAliases)
+        {
+            if (!alias.Url.StartsWith('/') || string.IsNullOrWhiteSpace(alias.Path))
+                throw new ModWsgiException(DiagnosticCodes.InvalidUrlAlias,
+                    $"WsgiUrlAlias '{alias.Url}' -> '{alias.Path}' is malformed: Include must be a URL path starting with '/', and Path a folder or file relative to the project folder.");
+        }
+    }
+}

@@ -1,0 +1,47 @@
+namespace ModWsgi.Core.Diagnostics;
+
+/// <summary>One row of the diagnostics table: a stable id and what it is about.</summary>
+public sealed record DiagnosticCode(int Number, string Title)
+{
+    public string Id => $"MODWSGI{Number:D4}";
+}
+
+/// <summary>
+/// The table of every code the product emits. Ranges: 1xxx registry, 2xxx project/config,
+/// 3xxx engine and tools, 4xxx task plumbing, 5xxx Python/pip/hooks. Numbers are never reused.
+/// </summary>
+public static class DiagnosticCodes
+{
+    // 2xxx project and configuration
+    public static readonly DiagnosticCode ProjectDirectoryMissing = new(2001, "The project folder does not exist");
+    public static readonly DiagnosticCode RequirementsFileMissing = new(2002, "A requirements file named by -r/-c does not exist");
+    public static readonly DiagnosticCode InvalidRepositoryName = new(2003, "ContainerRepository is not a valid image name");
+    public static readonly DiagnosticCode InvalidImageTag = new(2004, "A container image tag is not valid");
+    public static readonly DiagnosticCode InvalidApplicationType = new(2005, "WsgiApplicationType is not script, module, paste or static");
+    public static readonly DiagnosticCode EntryPointMissing = new(2006, "The WSGI entry point does not exist");
+    public static readonly DiagnosticCode InvalidUrlAlias = new(2007, "A WsgiUrlAlias is malformed");
+    public static readonly DiagnosticCode InvalidServerOption = new(2008, "A server option is malformed");
+    public static readonly DiagnosticCode RuntimeFilesMissing = new(2009, "The SDK's runtime scripts are missing");
+    public static readonly DiagnosticCode HookNotExecutable = new(2010, "An action hook exists but is not executable");
+
+    // 3xxx engine and tools
+    public static readonly DiagnosticCode EngineUnreachable = new(3001, "No container engine answers");
+    public static readonly DiagnosticCode BaseImageMissing = new(3002, "The base image is not in the local engine");
+    public static readonly DiagnosticCode EngineRequestFailed = new(3003, "The container engine rejected a request");
+    public static readonly DiagnosticCode InvalidEngineEndpoint = new(3004, "DOCKER_HOST is not a supported endpoint");
+
+    // 4xxx task plumbing
+    public static readonly DiagnosticCode UnexpectedFailure = new(4001, "An unexpected internal error");
+    public static readonly DiagnosticCode BuildCancelled = new(4002, "The build was cancelled");
+
+    // 5xxx Python, pip and hooks
+    public static readonly DiagnosticCode BuildStepFailed = new(5001, "A build step exited non-zero");
+    public static readonly DiagnosticCode VcsToolInstallFailed = new(5002, "A version-control tool could not be installed");
+
+    /// <summary>Every code above, for the uniqueness test and the README table.</summary>
+    public static IReadOnlyList<DiagnosticCode> All { get; } =
+        typeof(DiagnosticCodes).GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
+            .Where(f => f.FieldType == typeof(DiagnosticCode))
+            .Select(f => (DiagnosticCode)f.GetValue(null)!)
+            .ToArray();
+}

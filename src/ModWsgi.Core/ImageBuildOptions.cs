@@ -1,0 +1,96 @@
+namespace ModWsgi.Core;
+
+/// <summary>
+/// Everything one image build needs. Filled by the MSBuild task from properties/items and by the CLI from
+/// its arguments, so both front ends build exactly the same image from the same inputs.
+/// </summary>
+public sealed record ImageBuildOptions
+{
+    /// <summary>Built by the SDK's own recipe (sdk/ModWsgi.Sdk/baseimage/build-base-image.sh); no registry has it.</summary>
+    public const string DefaultBaseImage = "modwsgi/base:bookworm";
+
+    /// <summary>The Python project folder (requirements.txt, setup.py, .docker/action_hooks).</summary>
+    public required string ProjectDirectory { get; init; }
+
+    public required string Repository { get; init; }
+
+    public IReadOnlyList<string> Tags { get; init; } = ["latest"];
+
+    public string BaseImage { get; init; } = DefaultBaseImage;
+
+    /// <summary>The SDK's in-image scripts (mod_wsgi-docker-start, mod_wsgi-docker-shell, modwsgi-launch).</summary>
+    public required string RuntimeDirectory { get; init; }
+
+    /// <summary>The base image recipe, quoted in the error that says how to build a missing base image.</summary>
+    public string? BaseImageRecipe { get; init; }
+
+    public WsgiServerOptions Server { get; init; } = new();
+
+    public PipSettings Pip { get; init; } = new();
+
+    /// <summary>DOCKER_HOST syntax; null uses the environment's DOCKER_HOST or the default socket.</summary>
+    public string? DockerHost { get; init; }
+}
+
+/// <summary>The mod_wsgi-express-style server options baked into the image's Cmd.</summary>
+public sealed record WsgiServerOptions
+{
+    public static readonly IReadOnlyList<string> ApplicationTypes = ["script", "module", "paste", "static"];
+
+    public string ApplicationType { get; init; } = "script";
+
+    /// <summary>Script path (relative to the app folder) or dotted module name; null means the launcher's default (wsgi.py).</summary>
+    public string? EntryPoint { get; init; }
+
+    public string? CallableObject { get; init; }
+
+    public string? WorkingDirectory { get; init; }
+
+    public IReadOnlyList<UrlAlias> UrlAliases { get; init; } = [];
+
+    /// <summary>Further launcher arguments, as given (e.g. --processes=2).</summary>
+    public IReadOnlyList<string> Arguments { get; init; } = [];
+
+    /// <summary>The image's Cmd: the launcher arguments after the start script's defaults.</summary>
+    public IReadOnlyList<string> ToArguments()
+    {
+        var args = new List<string> { "--application-type", ApplicationType };
+        if (EntryPoint is not null)
+            args.AddRange(["--entry-point", EntryPoint]);
+        if (CallableObject is not null)
+            args.AddRange(["--callable-object", CallableObject]);
+        if (WorkingDirectory is not null)
+            args.AddRange(["--working-directory", WorkingDirectory]);
+        foreach (var alias in UrlAliases)
+            args.AddRange(["--url-alias", alias.Url, alias.Path]);
+        args.AddRange(Arguments);
+        return args;
+    }
+}
+
+public sealed record UrlAlias(string Url, string Path);
+
+/// <summary>
+/// Where pip finds packages. Passed to the build steps as environment of the step only: never written into
+/// an image layer or the image config.
+/// </summary>
+public sealed record PipSettings
+{
+    public string? IndexUrl { get; init; }
+
+    public IReadOnlyList<string> ExtraIndexUrls { get; init; } = [];
+
+    public IReadOnlyList<string> TrustedHosts { get; init; } = [];
+
+    public IReadOnlyList<string> ToEnvironment()
+    {
+        var env = new List<string>();
+        if (!string.IsNullOrEmpty(IndexUrl))
+            env.Add("PIP_INDEX_URL=" + IndexUrl);
+        if (ExtraIndexUrls.Count > 0)
+            env.Add("PIP_EXTRA_INDEX_URL=" + string.Join(' ', ExtraIndexUrls));
+        if (TrustedHosts.Count > 0)
+            env.Add("PIP_TRUSTED_HOST=" + string.Join(' ', TrustedHosts));
+        return env;
+    }
+}

@@ -1,0 +1,61 @@
+using System.Diagnostics;
+
+namespace ModWsgi.EndToEnd.Tests;
+
+/// <summary>samples/hello-world built with `dotnet build -t:PublishImage`, run with the docker CLI.</summary>
+[Collection(EndToEndCollection.Name)]
+public sealed class HelloWorldTests(SdkFixture sdk) : IDisposable
+{
+    private readonly TempDirectory _project = new("modwsgi-hello");
+    private readonly string _image = $"e2e-hello-{Guid.NewGuid():N}"[..22];
+
+    [DockerFact]
+    public async Task Sample_builds_answers_hello_world_runs_apache_as_pid_1_and_stops_fast()
+    {
+        BuildSample();
+
+        using var container = RunningContainer.Start(_image);
+        var (status, body) = await container.GetAsync("/");
+        Assert.Equal(200, status);
+        Assert.Equal("Hello World!", body);
+        Assert.Equal("apache2", Run.DockerOk("exec", container.Id, "cat", "/proc/1/comm"));
+
+        var stopwatch = Stopwatch.StartNew();
+        Run.DockerOk("stop", container.Id);
+        stopwatch.Stop();
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(2), $"docker stop took {stopwatch.Elapsed.TotalSeconds:F1} s; Apache must be PID 1 and stop on SIGTERM.");
+    }
+
+    [DockerFact]
+    public void Shell_entrypoint_ignores_the_image_cmd_and_runs_commands_in_the_app_folder()
+    {
+        BuildSample();
+
+        // The image has a Cmd (server options); mod_wsgi-docker-shell must ignore it and exec bash.
+        var result = Run.Process("docker", ["run", "--rm", "-i", "--entrypoint", "mod_wsgi-docker-shell", _image],
+            stdin: "echo shell-ok; pwd; python3 -c 'import sys; print(sys.prefix)'\n");
+        Assert.True(result.ExitCode == 0, result.Output);
+        var lines = result.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Assert.Equal(["shell-ok", "/app", "/opt/venv"], lines);
+    }
+
+    private void BuildSample()
+    {
+        var sample = Path.Combine(RepositoryRootAttribute.Get(), "samples", "hello-world");
+        foreach (var file in Directory.GetFiles(sample))
+            File.Copy(file, Path.Combine(_project.Path, Path.GetFileName(file)));
+        // The sample pins the SDK version; the test feed carries exactly this checkout's package.
+        var project = Path.Combine(_project.Path, "hello-world.proj");
+        File.WriteAllText(project, File.ReadAllText(project).Replace("ModWsgi.Sdk/0.1.0", "ModWsgi.Sdk/" + sdk.SdkVersion));
+        sdk.WriteNuGetConfig(_project.Path);
+        var build = sdk.PublishImage(project, "ContainerRepository=" + _image);
+        Assert.True(build.ExitCode == 0, "PublishImage failed:\n" + build.Output);
+        Assert.Contains(" -----> Installing dependencies with pip", build.StdOut);
+    }
+
+    public void Dispose()
+    {
+        Run.Docker("rmi", "-f", _image + ":latest");
+        _project.Dispose();
+    }
+}

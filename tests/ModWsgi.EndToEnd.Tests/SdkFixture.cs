@@ -1,0 +1,72 @@
+namespace ModWsgi.EndToEnd.Tests;
+
+/// <summary>
+/// Packs this checkout's ModWsgi.Sdk into a private feed once per run, with a private NuGet package folder:
+/// NuGet caches an SDK package by id and version, so a shared cache would silently serve a stale SDK.
+/// </summary>
+public sealed class SdkFixture : IDisposable
+{
+    private readonly TempDirectory _root = new("modwsgi-sdk");
+
+    public SdkFixture()
+    {
+        Feed = Path.Combine(_root.Path, "feed");
+        PackagesFolder = Path.Combine(_root.Path, "nuget-packages");
+        var repo = RepositoryRootAttribute.Get();
+        var pack = Run.Process("dotnet", ["pack", Path.Combine(repo, "sdk/ModWsgi.Sdk/ModWsgi.Sdk.csproj"), "-c", "Release",
+            "-o", Feed, "-nodeReuse:false", "-v:q", "-nologo"], timeout: TimeSpan.FromMinutes(5));
+        if (pack.ExitCode != 0)
+            throw new InvalidOperationException("dotnet pack of the SDK failed:\n" + pack.Output);
+        SdkVersion = Directory.GetFiles(Feed, "ModWsgi.Sdk.*.nupkg").Select(Path.GetFileNameWithoutExtension).Single()!["ModWsgi.Sdk.".Length..];
+    }
+
+    public string Feed { get; }
+
+    public string PackagesFolder { get; }
+
+    public string SdkVersion { get; }
+
+    /// <summary>Writes NAME.proj (with this run's SDK version) and a nuget.config naming the test feed.</summary>
+    public string WriteProject(string directory, string name, string body = "")
+    {
+        WriteNuGetConfig(directory);
+        var project = Path.Combine(directory, name + ".proj");
+        File.WriteAllText(project, $"""
+            <Project Sdk="ModWsgi.Sdk/{SdkVersion}">
+            {body}
+            </Project>
+            """);
+        return project;
+    }
+
+    /// <summary>A nuget.config that resolves ModWsgi.Sdk from this run's feed only.</summary>
+    public void WriteNuGetConfig(string directory) =>
+        File.WriteAllText(Path.Combine(directory, "nuget.config"), $"""
+            <?xml version="1.0" encoding="utf-8"?>
+            <configuration>
+              <packageSources>
+                <clear />
+                <add key="modwsgi-test-feed" value="{Feed}" />
+              </packageSources>
+            </configuration>
+            """);
+
+    /// <summary>`dotnet build PROJECT -t:PublishImage` as a user runs it, with the normal-verbosity log returned.</summary>
+    public ProcessResult PublishImage(string project, params string[] properties)
+    {
+        var args = new List<string> { "build", project, "-t:PublishImage", "-nodeReuse:false", "-tl:off", "-v:n", "-nologo" };
+        args.AddRange(properties.Select(p => "-p:" + p));
+        return Run.Process("dotnet", args, workingDirectory: Path.GetDirectoryName(project),
+            env: new Dictionary<string, string?> { ["NUGET_PACKAGES"] = PackagesFolder, ["MSBUILDDISABLENODEREUSE"] = "1" },
+            timeout: TimeSpan.FromMinutes(10));
+    }
+
+    public void Dispose() => _root.Dispose();
+}
+
+[CollectionDefinition(Name)]
+public sealed class EndToEndCollection : ICollectionFixture<SdkFixture>
+{
+    // One collection: builds share two cores and one engine, so they run one at a time.
+    public const string Name = "end-to-end";
+}
