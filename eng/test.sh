@@ -4,4 +4,13 @@
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$repo/eng/setup-machine.sh"
-dotnet test "$repo/ModWsgi.Sdk.sln" -nodeReuse:false --logger "console;verbosity=normal" "$@"
+log="$(mktemp /tmp/modwsgi-test.XXXXXX.log)"
+trap 'rm -f "$log"' EXIT
+status=0
+dotnet test "$repo/ModWsgi.Sdk.sln" -nodeReuse:false --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log" || status=$?
+# One closing line over all test projects, in the plain form CI reads.
+passed=$(grep -E '^\s+Passed:\s+[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
+failed=$(grep -E '^\s+Failed:\s+[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
+skipped=$(grep -E '^\s+Skipped:\s+[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
+echo "tests: $passed passed, $failed failed, $skipped skipped"
+exit "$status"

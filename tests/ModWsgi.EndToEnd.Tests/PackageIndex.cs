@@ -75,7 +75,7 @@ public sealed class PackageIndex : IDisposable
             FixturePackages.WriteSetuptoolsProject(Path.Combine(root, "src", name), name, version, module);
         // The base image's pip builds the wheels offline, with Debian's setuptools/wheel wheels (PIP_FIND_LINKS).
         Run.DockerOk("run", "--rm", "-v", $"{root}:/work", "modwsgi/base:bookworm", "bash", "-ec",
-            "for p in /work/src/*; do python3 -m pip wheel -q --no-deps --no-index -w /work/wheels \"$p\"; done; chmod -R a+rwX /work");
+            "for p in /work/src/*; do /usr/bin/python3 -m pip wheel -q --no-deps --no-index -w /work/wheels \"$p\"; done; chmod -R a+rwX /work");
     }
 
     private static void WriteSimpleIndex(string root)
@@ -97,8 +97,17 @@ public sealed class PackageIndex : IDisposable
             "<!DOCTYPE html><html><body>" + string.Concat(names.Select(n => $"<a href=\"{n}/\">{n}</a>")) + "</body></html>");
     }
 
-    private static string BridgeGateway() =>
-        Run.DockerOk("network", "inspect", "bridge", "-f", "{{(index .IPAM.Config 0).Gateway}}");
+    /// <summary>The host's address on Docker's default bridge, which build containers can reach.</summary>
+    private static string BridgeGateway()
+    {
+        var ipam = System.Text.Json.Nodes.JsonNode.Parse(Run.DockerOk("network", "inspect", "bridge", "-f", "{{json .IPAM.Config}}"))![0]!;
+        if (ipam["Gateway"]?.GetValue<string>() is { Length: > 0 } gateway)
+            return gateway;
+        // Some engines (Debian's 20.10) leave Gateway empty: the bridge takes the subnet's first address.
+        var network = System.Net.IPAddress.Parse(ipam["Subnet"]!.GetValue<string>().Split('/')[0]).GetAddressBytes();
+        network[3] += 1;
+        return new System.Net.IPAddress(network).ToString();
+    }
 
     private static int FreePort()
     {

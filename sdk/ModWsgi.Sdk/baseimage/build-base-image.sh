@@ -64,8 +64,12 @@ container="modwsgi-base-build-$$"
          /usr/share/doc/* /usr/share/man/* /root/.cache
   # The application venv: no pip of its own (176 KB, not 22 MB); builds drive it with the image pip (pip --python).
   python3 -m venv --without-pip /opt/venv
+  # `pip` in hooks and shells installs into the venv, through the image pip (PEP 668 forbids the system one).
+  printf "#!/bin/sh\nexec /usr/bin/python3 -m pip --python /opt/venv/bin/python \"\$@\"\n" >/opt/venv/bin/pip
+  chmod 0755 /opt/venv/bin/pip
+  ln -s pip /opt/venv/bin/pip3
   mkdir -p /app
-'
+' >"$work/install.log" 2>&1 || { tail -n 40 "$work/install.log" >&2; exit 1; }
 "$docker" commit \
   --change 'ENV PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
   --change 'ENV LANG=C.UTF-8 PYTHONUNBUFFERED=1 PIP_FIND_LINKS=/usr/share/python-wheels PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1' \
