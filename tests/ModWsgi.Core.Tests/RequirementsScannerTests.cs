@@ -324,8 +324,8 @@ public sealed class RequirementsScannerTests : IDisposable
         var scan = Scan();
 
         Assert.Equal(
-            [".", "libs/foo", "wheels/x.whl", "libs/bar", "local_pkg-1.0.tar.gz", "vendor/baz", "vendor/qux",
-             Path.GetRelativePath(_project, "/opt/quux").Replace('\\', '/'), "tools/lint"],
+            // file:///opt/quux is outside the project: the build cannot copy it in, so it is no input.
+            [".", "libs/foo", "wheels/x.whl", "libs/bar", "local_pkg-1.0.tar.gz", "vendor/baz", "vendor/qux", "tools/lint"],
             scan.LocalPaths);
     }
 
@@ -361,4 +361,23 @@ public sealed class RequirementsScannerTests : IDisposable
     [InlineData(VcsTool.Bazaar, "bzr")]
     public void DebianPackage_NamesThePackageProvidingTheTool(VcsTool tool, string package) =>
         Assert.Equal(package, RequirementsScanner.DebianPackage(tool));
+}
+
+public sealed class RequirementsScannerContainerPathTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("modwsgi-scan-").FullName;
+
+    [Fact]
+    public void Absolute_app_paths_and_git_file_urls_become_project_relative_inputs()
+    {
+        File.WriteAllText(Path.Combine(_dir, "requirements.txt"),
+            "git+file:///app/deps/gitpkg.git#egg=gitpkg\n-e /app/libs/local\nfile:///srv/elsewhere/pkg\ngit+file://localhost/app/vendor/x.git\n");
+
+        var scan = ModWsgi.Core.Python.RequirementsScanner.Scan(_dir);
+
+        Assert.Equal(["deps/gitpkg.git", "libs/local", "vendor/x.git"], scan.LocalPaths);
+        Assert.Equal([ModWsgi.Core.Python.VcsTool.Git], scan.VcsTools);
+    }
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
 }

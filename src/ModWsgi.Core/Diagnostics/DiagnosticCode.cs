@@ -12,6 +12,15 @@ public sealed record DiagnosticCode(int Number, string Title)
 /// </summary>
 public static class DiagnosticCodes
 {
+    // 1xxx registry
+    public static readonly DiagnosticCode RegistryUnreachable = new(1001, "The registry could not be reached");
+    public static readonly DiagnosticCode RegistryAuthenticationFailed = new(1002, "The registry needs credentials that are missing or were rejected");
+    public static readonly DiagnosticCode RegistryRequestFailed = new(1003, "The registry rejected a request");
+    public static readonly DiagnosticCode CredentialHelperFailed = new(1004, "A docker credential helper is missing or failed");
+    public static readonly DiagnosticCode RegistryInsecureRefused = new(1005, "Plain HTTP to a registry not listed as insecure was refused");
+    public static readonly DiagnosticCode DockerConfigInvalid = new(1006, "The docker config.json cannot be read");
+    public static readonly DiagnosticCode InvalidRegistryName = new(1007, "The registry is not a host[:port]");
+
     // 2xxx project and configuration
     public static readonly DiagnosticCode ProjectDirectoryMissing = new(2001, "The project folder does not exist");
     public static readonly DiagnosticCode RequirementsFileMissing = new(2002, "A requirements file named by -r/-c does not exist");

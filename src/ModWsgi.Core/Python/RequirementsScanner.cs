@@ -207,6 +207,9 @@ public static class RequirementsScanner
                 if (scheme.StartsWith(prefix + "+", StringComparison.Ordinal) || (editable && scheme == prefix))
                     Tools.Add(tool);
             }
+            // A repository in the project folder (git+file:///app/repo) is an input like any local path.
+            if (scheme.EndsWith("+file", StringComparison.Ordinal))
+                AddFileUrl(url[(url.IndexOf('+') + 1)..]);
         }
 
         private void AddFindLinks(string file, string value)
@@ -232,7 +235,12 @@ public static class RequirementsScanner
         // Local requirement paths are relative to pip's working folder, the project, not to the file naming them.
         private void AddLocalPath(string path)
         {
+            // pip runs in the build container, where the project folder is /app.
+            if (path == ContainerAppRoot || path.StartsWith(ContainerAppRoot + "/", StringComparison.Ordinal))
+                path = "." + path[ContainerAppRoot.Length..];
             var relative = Relative(Path.Combine(ProjectDirectory, path));
+            if (relative == ".." || relative.StartsWith("../", StringComparison.Ordinal))
+                return; // outside the project: not something the build can copy in
             if (_localPaths.Add(relative))
                 LocalPaths.Add(relative);
         }
@@ -369,6 +377,8 @@ public static class RequirementsScanner
             words.Add(word.ToString());
         return words;
     }
+
+    private const string ContainerAppRoot = "/app";
 
     /// <summary>The local path of a <c>file:</c> URL (<c>file:./x</c>, <c>file:///abs</c>); null for another host.</summary>
     private static string? FileUrlPath(string url)
