@@ -30,6 +30,34 @@ public sealed record ImageBuildOptions
 
     /// <summary>DOCKER_HOST syntax; null uses the environment's DOCKER_HOST or the default socket.</summary>
     public string? DockerHost { get; init; }
+
+    /// <summary>Registry host[:port] to push to (ContainerRegistry); null keeps the image local.</summary>
+    public string? Registry { get; init; }
+
+    /// <summary>Write an OCI archive here (ContainerArchiveOutputPath); a path ending in '/' is a folder and gets REPOSITORY.tar.</summary>
+    public string? ArchiveOutputPath { get; init; }
+
+    /// <summary>Registries reached over plain HTTP besides loopback ones (ContainerInsecureRegistries).</summary>
+    public IReadOnlyList<string> InsecureRegistries { get; init; } = [];
+
+    /// <summary>The build cache (layers, dependency keys); null uses <see cref="Build.BuildCache.DefaultRoot"/>.</summary>
+    public string? CacheDirectory { get; init; }
+
+    /// <summary>SOURCE_DATE_EPOCH (seconds); null uses the environment's, then the git commit time, then a fixed epoch.</summary>
+    public string? SourceDateEpoch { get; init; }
+
+    /// <summary>The project's version, for the org.opencontainers.image.version label.</summary>
+    public string? Version { get; init; }
+
+    /// <summary>ContainerLabel items: added to (and overriding) the generated org.opencontainers.image.* labels.</summary>
+    public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>ContainerEnvironmentVariable items: NAME=value pairs added to the image's environment.</summary>
+    public IReadOnlyDictionary<string, string> EnvironmentVariables { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Image names the outputs will carry: registry/repository:tag when pushing, else repository:tag.</summary>
+    public IReadOnlyList<string> ImageNames() =>
+        Tags.Select(tag => (Registry is { Length: > 0 } registry ? registry.TrimEnd('/') + "/" : "") + Repository + ":" + tag).ToArray();
 }
 
 /// <summary>The mod_wsgi-express-style server options baked into the image's Cmd.</summary>

@@ -4,24 +4,37 @@ using ModWsgi.Core;
 using ModWsgi.Core.Build;
 using ModWsgi.Core.Diagnostics;
 using ModWsgi.Core.Engine;
+using ModWsgi.Core.Tags;
 
 namespace ModWsgi.Sdk.Tasks;
 
 /// <summary>
-/// Builds the application image into the local container engine. Maps properties and items onto
-/// <see cref="ImageBuildOptions"/> and calls Core; every failure becomes one coded error.
+/// Builds and publishes the application image (local engine, registry or archive). Maps properties and
+/// items onto <see cref="ImageBuildOptions"/> and calls Core's <see cref="ImagePipeline"/>; every failure
+/// becomes one coded error.
 /// </summary>
 public sealed class PublishImage : Microsoft.Build.Utilities.Task, ICancelableTask
 {
     private readonly CancellationTokenSource _cancellation = new();
 
     [Required] public string ProjectDirectory { get; set; } = "";
+    /// <summary>The .proj, so errors point at the user's project rather than at Sdk.targets.</summary>
+    public string? ProjectFile { get; set; }
     [Required] public string ContainerRepository { get; set; } = "";
     [Required] public string RuntimeDirectory { get; set; } = "";
     public string? ContainerImageTag { get; set; }
     public string[]? ContainerImageTags { get; set; }
+    public string? Version { get; set; }
     public string? ContainerBaseImage { get; set; }
     public string? BaseImageRecipe { get; set; }
+    public string? ContainerRegistry { get; set; }
+    public string? ContainerArchiveOutputPath { get; set; }
+    public string? ContainerInsecureRegistries { get; set; }
+    public string? LocalRegistry { get; set; }
+    /// <summary>Items: Include = label name, metadata Value.</summary>
+    public ITaskItem[]? ContainerLabel { get; set; }
+    /// <summary>Items: Include = variable name, metadata Value.</summary>
+    public ITaskItem[]? ContainerEnvironmentVariable { get; set; }
     public string? WsgiApplicationType { get; set; }
     public string? WsgiEntryPoint { get; set; }
     public string? WsgiCallableObject { get; set; }
@@ -32,10 +45,13 @@ public sealed class PublishImage : Microsoft.Build.Utilities.Task, ICancelableTa
     public string? WsgiPipIndexUrl { get; set; }
     public string[]? WsgiPipExtraIndexUrl { get; set; }
     public string[]? WsgiPipTrustedHost { get; set; }
+    public string? WsgiCacheDirectory { get; set; }
     public string? DockerHost { get; set; }
 
     [Output] public string? GeneratedImageId { get; private set; }
+    [Output] public string? GeneratedManifestDigest { get; private set; }
     [Output] public string[]? GeneratedImageNames { get; private set; }
+    [Output] public string? GeneratedArchiveOutputPath { get; private set; }
 
     public void Cancel() => _cancellation.Cancel();
 
@@ -44,11 +60,12 @@ public sealed class PublishImage : Microsoft.Build.Utilities.Task, ICancelableTa
         try
         {
             var options = CreateOptions();
-            var builder = new ImageBuilder(new DockerEngineClient(string.IsNullOrEmpty(options.DockerHost)
-                ? EngineEndpoint.FromEnvironment() : EngineEndpoint.Parse(options.DockerHost)), new MSBuildLogger(Log));
-            var result = builder.BuildAsync(options, _cancellation.Token).GetAwaiter().GetResult();
+            using var engine = new DockerEngineClient(EngineEndpoint.ForLocalRegistry(LocalRegistry, options.DockerHost));
+            var result = new ImagePipeline(engine, new MSBuildLogger(Log)).PublishAsync(options, _cancellation.Token).GetAwaiter().GetResult();
             GeneratedImageId = result.ImageId;
-            GeneratedImageNames = result.Images.Select(i => i.ToString()).ToArray();
+            GeneratedManifestDigest = result.ManifestDigest;
+            GeneratedImageNames = result.Images.ToArray();
+            GeneratedArchiveOutputPath = result.ArchivePath;
         }
         catch (ModWsgiException ex)
         {
@@ -71,11 +88,18 @@ public sealed class PublishImage : Microsoft.Build.Utilities.Task, ICancelableTa
     {
         ProjectDirectory = ProjectDirectory,
         Repository = ContainerRepository,
-        Tags = TagsToUse(),
-        BaseImage = string.IsNullOrWhiteSpace(ContainerBaseImage) ? ImageBuildOptions.DefaultBaseImage : ContainerBaseImage,
+        Tags = ImageTags.Resolve(NullIfEmpty(ContainerImageTag), ContainerImageTags is { Length: > 0 } tags ? tags : null, NullIfEmpty(Version)),
+        Version = NullIfEmpty(Version),
+        BaseImage = NullIfEmpty(ContainerBaseImage) ?? ImageBuildOptions.DefaultBaseImage,
         BaseImageRecipe = NullIfEmpty(BaseImageRecipe),
         RuntimeDirectory = RuntimeDirectory,
         DockerHost = NullIfEmpty(DockerHost),
+        Registry = NullIfEmpty(ContainerRegistry),
+        ArchiveOutputPath = NullIfEmpty(ContainerArchiveOutputPath),
+        InsecureRegistries = (ContainerInsecureRegistries ?? "").Split([',', ';'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+        CacheDirectory = NullIfEmpty(WsgiCacheDirectory),
+        Labels = Pairs(ContainerLabel),
+        EnvironmentVariables = Pairs(ContainerEnvironmentVariable),
         Server = new WsgiServerOptions
         {
             ApplicationType = NullIfEmpty(WsgiApplicationType) ?? "script",
@@ -93,15 +117,11 @@ public sealed class PublishImage : Microsoft.Build.Utilities.Task, ICancelableTa
         },
     };
 
-    private string[] TagsToUse()
-    {
-        if (ContainerImageTags is { Length: > 0 } tags)
-            return tags;
-        return [NullIfEmpty(ContainerImageTag) ?? "latest"];
-    }
+    private static Dictionary<string, string> Pairs(ITaskItem[]? items) =>
+        (items ?? []).GroupBy(i => i.ItemSpec).ToDictionary(g => g.Key, g => g.Last().GetMetadata("Value"));
 
     private void LogCoded(DiagnosticCode code, string message)
-        => Log.LogError(null, code.Id, null, BuildEngine?.ProjectFileOfTaskNode, 0, 0, 0, 0, message);
+        => Log.LogError(null, code.Id, null, ProjectFile, 0, 0, 0, 0, message);
 
     private static string? NullIfEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
 }

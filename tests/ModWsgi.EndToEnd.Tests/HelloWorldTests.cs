@@ -50,7 +50,7 @@ public sealed class HelloWorldTests(SdkFixture sdk) : IDisposable
         sdk.WriteNuGetConfig(_project.Path);
         var build = sdk.PublishImage(project, "ContainerRepository=" + _image);
         Assert.True(build.ExitCode == 0, "PublishImage failed:\n" + build.Output);
-        Assert.Contains(" -----> Installing dependencies with pip", build.StdOut);
+        Assert.Contains(" -----> dependencies: ", build.StdOut);
     }
 
     public void Dispose()

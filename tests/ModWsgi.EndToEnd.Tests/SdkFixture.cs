@@ -51,14 +51,22 @@ public sealed class SdkFixture : IDisposable
             </configuration>
             """);
 
+    /// <summary>This run's build cache: tests never touch the user's ~/.cache/modwsgi.</summary>
+    public string CacheDirectory => Path.Combine(_root.Path, "cache");
+
     /// <summary>`dotnet build PROJECT -t:PublishImage` as a user runs it, with the normal-verbosity log returned.</summary>
-    public ProcessResult PublishImage(string project, params string[] properties)
+    public ProcessResult PublishImage(string project, params string[] properties) => PublishImage(project, null, properties);
+
+    public ProcessResult PublishImage(string project, IReadOnlyDictionary<string, string?>? environment, params string[] properties)
     {
         var args = new List<string> { "build", project, "-t:PublishImage", "-nodeReuse:false", "-tl:off", "-v:n", "-nologo" };
+        if (!properties.Any(p => p.StartsWith("WsgiCacheDirectory=", StringComparison.Ordinal)))
+            args.Add("-p:WsgiCacheDirectory=" + CacheDirectory);
         args.AddRange(properties.Select(p => "-p:" + p));
-        return Run.Process("dotnet", args, workingDirectory: Path.GetDirectoryName(project),
-            env: new Dictionary<string, string?> { ["NUGET_PACKAGES"] = PackagesFolder, ["MSBUILDDISABLENODEREUSE"] = "1" },
-            timeout: TimeSpan.FromMinutes(10));
+        var env = new Dictionary<string, string?> { ["NUGET_PACKAGES"] = PackagesFolder, ["MSBUILDDISABLENODEREUSE"] = "1" };
+        foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
+            env[name] = value;
+        return Run.Process("dotnet", args, workingDirectory: Path.GetDirectoryName(project), env: env, timeout: TimeSpan.FromMinutes(10));
     }
 
     public void Dispose() => _root.Dispose();

@@ -12,14 +12,22 @@ public sealed record PlanWarning(DiagnosticCode Code, string Message);
 
 /// <summary>
 /// The seed's mod_wsgi-docker-build contract, decided on the host from the project folder before any
-/// container exists: which hooks run, which VCS tools to install, what pip installs.
+/// container exists. Steps fall in two phases: the dependency phase (pre-build hook, VCS tools, pip) sees
+/// only <see cref="DependencyInputs"/> and is cached by them; the build hook runs with the whole app.
 /// </summary>
-public sealed record BuildPlan(IReadOnlyList<BuildStep> Steps, IReadOnlyList<PlanWarning> Warnings, RequirementsScan Requirements)
+public sealed record BuildPlan(
+    IReadOnlyList<BuildStep> DependencySteps,
+    BuildStep? BuildHook,
+    IReadOnlyList<string> DependencyInputs,
+    IReadOnlyList<PlanWarning> Warnings,
+    RequirementsScan Requirements)
 {
     public const string AppRoot = "/app";
     public const string VirtualEnv = "/opt/venv";
-    /// <summary>Scratch space for pip's --src checkouts; removed before the image is committed.</summary>
+    /// <summary>Scratch space for pip's --src checkouts; never part of a layer.</summary>
     public const string ScratchDirectory = AppRoot + "/.docker/tmp";
+    /// <summary>In <see cref="DependencyInputs"/>: the whole project folder is an input (it installs itself).</summary>
+    public const string WholeProject = ".";
 
     public static BuildPlan Create(string projectDirectory)
     {
@@ -29,15 +37,20 @@ public sealed record BuildPlan(IReadOnlyList<BuildStep> Steps, IReadOnlyList<Pla
 
         var steps = new List<BuildStep>();
         var warnings = new List<PlanWarning>();
+        var inputs = new List<string>();
 
-        AddHook(ActionHooks.PreBuild, projectDirectory, steps, warnings);
+        if (AddHook(ActionHooks.PreBuild, projectDirectory, warnings) is { } preBuild)
+            steps.Add(preBuild);
+        if (ActionHooks.Probe(projectDirectory, ActionHooks.PreBuild) != HookState.Missing)
+            inputs.Add(ActionHooks.RelativePath(ActionHooks.PreBuild));
 
         var requirements = RequirementsScanner.Scan(projectDirectory);
+        inputs.AddRange(requirements.RequirementFiles);
+        inputs.AddRange(requirements.LocalPaths);
         if (requirements.VcsTools.Count > 0)
         {
             var packages = string.Join(' ', requirements.VcsTools.Select(RequirementsScanner.DebianPackage));
             steps.Add(new BuildStep("vcs-tools", $"Installing version control tools: {packages}",
-                "export DEBIAN_FRONTEND=noninteractive\n" +
                 "apt-get update -q\n" +
                 $"apt-get install -y -q --no-install-recommends {packages}\n" +
                 "apt-get clean\n" +
@@ -48,27 +61,40 @@ public sealed record BuildPlan(IReadOnlyList<BuildStep> Steps, IReadOnlyList<Pla
         if (File.Exists(Path.Combine(projectDirectory, "requirements.txt")))
             steps.Add(new BuildStep("pip", "Installing dependencies with pip", $"{pip} -r requirements.txt"));
         else if (File.Exists(Path.Combine(projectDirectory, "setup.py")) || File.Exists(Path.Combine(projectDirectory, "pyproject.toml")))
+        {
             steps.Add(new BuildStep("pip", "Installing the application folder with pip (no requirements.txt)", $"{pip} -e ."));
+            inputs.Add(WholeProject);
+        }
 
-        AddHook(ActionHooks.Build, projectDirectory, steps, warnings);
-
-        steps.Add(new BuildStep("cleanup", "Cleaning up build scratch space",
-            $"rm -rf {ScratchDirectory} /root/.cache /tmp/pip-*"));
-        return new BuildPlan(steps, warnings, requirements);
+        var buildHook = AddHook(ActionHooks.Build, projectDirectory, warnings);
+        var distinctInputs = inputs.Contains(WholeProject) ? [WholeProject] : inputs.Distinct(StringComparer.Ordinal).ToArray();
+        return new BuildPlan(steps, buildHook, distinctInputs, warnings, requirements);
     }
 
-    private static void AddHook(string hook, string projectDirectory, List<BuildStep> steps, List<PlanWarning> warnings)
+    /// <summary>Which project paths the dependency phase sees: the inputs and the folders leading to them.</summary>
+    public Func<string, bool> DependencyInputFilter()
+    {
+        if (DependencyInputs.Contains(WholeProject))
+            return _ => true;
+        return path => DependencyInputs.Any(input =>
+            path == input
+            || path.StartsWith(input + "/", StringComparison.Ordinal)
+            || input.StartsWith(path + "/", StringComparison.Ordinal));
+    }
+
+    private static BuildStep? AddHook(string hook, string projectDirectory, List<PlanWarning> warnings)
     {
         var path = ActionHooks.RelativePath(hook);
         switch (ActionHooks.Probe(projectDirectory, hook))
         {
             case HookState.Executable:
-                steps.Add(new BuildStep(hook, $"Running {path}", $"./{path}"));
-                break;
+                return new BuildStep(hook, $"Running {path}", $"./{path}");
             case HookState.NotExecutable:
                 warnings.Add(new PlanWarning(DiagnosticCodes.HookNotExecutable,
                     $"{path} exists but is not executable, so it was skipped. Make it executable with 'chmod +x {path}' (and 'git update-index --chmod=+x {path}' in git)."));
-                break;
+                return null;
+            default:
+                return null;
         }
     }
 }

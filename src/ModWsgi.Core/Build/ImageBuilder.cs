@@ -1,17 +1,25 @@
-using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using ModWsgi.Core.Diagnostics;
 using ModWsgi.Core.Engine;
+using ModWsgi.Core.Layers;
+using ModWsgi.Core.Oci;
+using ModWsgi.Core.Project;
 
 namespace ModWsgi.Core.Build;
 
-/// <summary>What a build produced.</summary>
-public sealed record ImageBuildResult(string ImageId, IReadOnlyList<ImageReference> Images);
+/// <summary>An image built but not yet published: its config and the layers it adds to its base.</summary>
+public sealed record BuiltImage(BaseImage Base, IReadOnlyList<AddedLayer> Added, byte[] ConfigBytes)
+{
+    /// <summary>The config digest: the engine's image id, equal for equal inputs.</summary>
+    public string ImageId => Digests.Sha256(ConfigBytes);
+}
 
 /// <summary>
-/// Builds an application image: a build container from the base image receives the runtime scripts and the
-/// app folder, runs the planned steps with their output streamed to the log, and is committed and tagged
-/// only when every step succeeded. The build container is removed whatever happens, cancellation included.
+/// Builds the application image as layers on the base image (DESIGN.md §3):
+/// runtime (our scripts, written directly), dependencies (pre-build hook, VCS tools, pip: run in a build
+/// container that sees only their inputs, cached by them) and application (the .dockerignore-filtered
+/// folder, written directly — or, when a build hook runs, captured from a container that ran it).
+/// Every build container is removed whatever happens, cancellation included.
 /// </summary>
 public sealed class ImageBuilder(IContainerEngine engine, ILogger logger)
 {
@@ -21,24 +29,128 @@ public sealed class ImageBuilder(IContainerEngine engine, ILogger logger)
     public const string Entrypoint = "mod_wsgi-docker-start";
     public static readonly IReadOnlyList<string> RuntimeScripts = ["mod_wsgi-docker-start", "mod_wsgi-docker-shell", "modwsgi-launch"];
 
-    public async Task<ImageBuildResult> BuildAsync(ImageBuildOptions options, CancellationToken cancellationToken)
+    public async Task<BuiltImage> BuildAsync(ImageBuildOptions options, BaseImage baseImage, BuildCache cache, CancellationToken cancellationToken)
     {
-        var references = options.Tags.Select(tag => ImageReference.Create(options.Repository, tag)).ToArray();
-        var runtimeFiles = RuntimeScripts.Select(name => Path.Combine(options.RuntimeDirectory, name)).ToArray();
-        if (runtimeFiles.FirstOrDefault(f => !File.Exists(f)) is { } missing)
-            throw new ModWsgiException(DiagnosticCodes.RuntimeFilesMissing,
-                $"The SDK's runtime script '{missing}' is missing: the ModWsgi.Sdk package is incomplete; clear it from the NuGet cache and restore again.");
+        var runtimeFiles = RuntimeScriptPaths(options);
         ServerOptionsValidator.Validate(options.ProjectDirectory, options.Server);
         var plan = BuildPlan.Create(options.ProjectDirectory);
         foreach (var warning in plan.Warnings)
             logger.LogWarning(new EventId(warning.Code.Number, warning.Code.Id), "{Message}", warning.Message);
 
-        var version = await engine.PingAsync(cancellationToken).ConfigureAwait(false);
-        logger.LogInformation("Container engine {Version} (API {Api}) at {Endpoint}", version.Version, version.ApiVersion, engine.Endpoint.Display);
-        var baseImage = await engine.InspectImageAsync(options.BaseImage, cancellationToken).ConfigureAwait(false)
-            ?? throw BaseImageMissing(options);
+        var ignore = DockerIgnore.Load(options.ProjectDirectory);
+        var epoch = SourceDateEpoch.Resolve(options.ProjectDirectory, options.SourceDateEpoch ?? Environment.GetEnvironmentVariable("SOURCE_DATE_EPOCH"));
 
-        var containerId = await engine.CreateContainerAsync(new ContainerSpec(options.BaseImage, ["sleep", "infinity"])
+        var runtime = await WriteLayerAsync(cache, SourceDateEpoch.Fixed, w => LayerSources.WriteRuntimeAsync(w, runtimeFiles, cancellationToken)).ConfigureAwait(false);
+        var dependencies = await DependenciesAsync(options, plan, ignore, baseImage, runtime, cache, cancellationToken).ConfigureAwait(false);
+        var added = new List<AddedLayer>
+        {
+            new(runtime, "ModWsgi.Sdk runtime: mod_wsgi-docker-start, mod_wsgi-docker-shell, modwsgi-launch"),
+            new(dependencies, "ModWsgi.Sdk dependencies: " + string.Join(", ", plan.DependencySteps.Select(s => s.Name).DefaultIfEmpty("none"))),
+        };
+        var application = plan.BuildHook is { } hook
+            ? await ApplicationWithBuildHookAsync(options, hook, ignore, baseImage, added, epoch, cache, cancellationToken).ConfigureAwait(false)
+            : await WriteLayerAsync(cache, epoch, w => LayerSources.WriteProjectAsync(w, options.ProjectDirectory, ignore, null, cancellationToken)).ConfigureAwait(false);
+        added.Add(new AddedLayer(application, "ModWsgi.Sdk application: /app" + (plan.BuildHook is null ? "" : " + .docker/action_hooks/build")));
+
+        var config = ImageConfigWriter.Write(baseImage, added, ImageSettingsFor(options, baseImage, epoch), epoch);
+        return new BuiltImage(baseImage, added, config);
+    }
+
+    /// <summary>The SDK's runtime scripts; a missing one means a broken SDK package.</summary>
+    public static IReadOnlyList<string> RuntimeScriptPaths(ImageBuildOptions options)
+    {
+        var files = RuntimeScripts.Select(name => Path.Combine(options.RuntimeDirectory, name)).ToArray();
+        if (files.FirstOrDefault(f => !File.Exists(f)) is { } missing)
+            throw new ModWsgiException(DiagnosticCodes.RuntimeFilesMissing,
+                $"The SDK's runtime script '{missing}' is missing: the ModWsgi.Sdk package is incomplete; clear it from the NuGet cache and restore again.");
+        return files;
+    }
+
+    public async Task<BaseImage> InspectBaseAsync(ImageBuildOptions options, CancellationToken cancellationToken)
+    {
+        var version = await engine.PingAsync(cancellationToken).ConfigureAwait(false);
+        logger.LogDebug("Container engine {Version} (API {Api}) at {Endpoint}", version.Version, version.ApiVersion, engine.Endpoint.Display);
+        var inspect = await engine.InspectImageAsync(options.BaseImage, cancellationToken).ConfigureAwait(false)
+            ?? throw BaseImageMissing(options);
+        return BaseImage.FromInspect(options.BaseImage, inspect);
+    }
+
+    private async Task<Layer> DependenciesAsync(ImageBuildOptions options, BuildPlan plan, DockerIgnore ignore, BaseImage baseImage,
+        Layer runtime, BuildCache cache, CancellationToken cancellationToken)
+    {
+        var key = DependencyKey.Compute(options.ProjectDirectory, plan, ignore, baseImage.Id, runtime.DiffId, options.Pip);
+        var notes = cache.ReadProjectNotes(options.ProjectDirectory);
+        var previous = notes["dependencies"]?.AsObject().ToDictionary(p => p.Key, p => p.Value!.GetValue<string>());
+        if (cache.FindDependencies(key.Key) is { } cached)
+        {
+            logger.LogInformation(" -----> dependencies: cached (key {Key})", key.Key);
+        }
+        else
+        {
+            logger.LogInformation(" -----> dependencies: miss (key {Key}): {Reasons}", key.Key, string.Join("; ", key.DescribeChangesFrom(previous)));
+            cached = await RunDependencyStepsAsync(options, plan, ignore, baseImage, cache, cancellationToken).ConfigureAwait(false);
+            cache.SaveDependencies(key.Key, cached);
+        }
+        notes["dependencies"] = new System.Text.Json.Nodes.JsonObject(key.Components.Select(c => KeyValuePair.Create(c.Key, (System.Text.Json.Nodes.JsonNode?)c.Value)));
+        cache.WriteProjectNotes(options.ProjectDirectory, notes);
+        return cached;
+    }
+
+    private async Task<Layer> RunDependencyStepsAsync(ImageBuildOptions options, BuildPlan plan, DockerIgnore ignore, BaseImage baseImage,
+        BuildCache cache, CancellationToken cancellationToken)
+    {
+        // The inputs travel as a gzip tar blob that is not part of the image; docker extracts it into /app.
+        var filter = plan.DependencyInputFilter();
+        var inputs = await WriteLayerAsync(cache, SourceDateEpoch.Fixed, w => LayerSources.WriteProjectAsync(w, options.ProjectDirectory, ignore, filter, cancellationToken)).ConfigureAwait(false);
+        var inputFiles = ProjectFiles.Enumerate(options.ProjectDirectory, ignore, filter)
+            .Where(f => !f.IsDirectory).Select(f => LayerSources.AppDirectory + "/" + f.RelativePath).ToHashSet(StringComparer.Ordinal);
+
+        return await InBuildContainerAsync(baseImage.Id, async containerId =>
+        {
+            await using (var blob = cache.Blobs.OpenRead(inputs.Blob.Digest))
+                await engine.PutArchiveAsync(containerId, "/", blob, cancellationToken).ConfigureAwait(false);
+            foreach (var step in plan.DependencySteps)
+                await RunStepAsync(containerId, step, options, cancellationToken).ConfigureAwait(false);
+            // The input files belong to the application layer; the dependency layer holds what the steps made.
+            return await WriteLayerAsync(cache, SourceDateEpoch.Fixed,
+                w => ContainerDiffCapture.CaptureAsync(engine, containerId, w, inputFiles.Contains, cancellationToken)).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<Layer> ApplicationWithBuildHookAsync(ImageBuildOptions options, BuildStep hook, DockerIgnore ignore, BaseImage baseImage,
+        IReadOnlyList<AddedLayer> below, DateTimeOffset epoch, BuildCache cache, CancellationToken cancellationToken)
+    {
+        // The hook needs the dependencies installed: run it on base + runtime + dependencies, loaded once into the engine.
+        var stageConfig = ImageConfigWriter.Write(baseImage, below, new ImageSettings { Env = baseImage.Env, WorkingDir = BuildPlan.AppRoot }, SourceDateEpoch.Fixed);
+        var stageId = Digests.Sha256(stageConfig);
+        if (await engine.InspectImageAsync(stageId, cancellationToken).ConfigureAwait(false) is null)
+        {
+            logger.LogInformation(" -----> Loading the dependency stage into the engine for the build hook");
+            await LoadAsync(stageConfig, baseImage, below.Select(a => a.Layer).ToArray(), [], cache, cancellationToken).ConfigureAwait(false);
+        }
+        var app = await WriteLayerAsync(cache, epoch, w => LayerSources.WriteProjectAsync(w, options.ProjectDirectory, ignore, null, cancellationToken)).ConfigureAwait(false);
+        return await InBuildContainerAsync(stageId, async containerId =>
+        {
+            await using (var blob = cache.Blobs.OpenRead(app.Blob.Digest))
+                await engine.PutArchiveAsync(containerId, "/", blob, cancellationToken).ConfigureAwait(false);
+            await RunStepAsync(containerId, hook, options, cancellationToken).ConfigureAwait(false);
+            return await WriteLayerAsync(cache, epoch, w => ContainerDiffCapture.CaptureAsync(engine, containerId, w, _ => false, cancellationToken)).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Loads an image into the engine, shipping only the layers above the base (which the engine has).</summary>
+    public async Task LoadAsync(byte[] config, BaseImage baseImage, IReadOnlyList<Layer> added, IReadOnlyList<string> tags, BuildCache cache, CancellationToken cancellationToken)
+    {
+        var spool = cache.Blobs.NewTempFile();
+        await using var stream = new FileStream(spool, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.DeleteOnClose);
+        await ImageArchiveWriter.WriteForEngineAsync(stream, config, baseImage.DiffIds, added, cache.Blobs, tags, cancellationToken).ConfigureAwait(false);
+        stream.Position = 0;
+        await engine.LoadImageAsync(stream, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<T> InBuildContainerAsync<T>(string image, Func<string, Task<T>> work, CancellationToken cancellationToken)
+    {
+        var containerId = await engine.CreateContainerAsync(new ContainerSpec(image, ["sleep", "infinity"])
         {
             Name = $"modwsgi-build-{Guid.NewGuid():N}"[..26],
             WorkingDir = BuildPlan.AppRoot,
@@ -46,19 +158,7 @@ public sealed class ImageBuilder(IContainerEngine engine, ILogger logger)
         try
         {
             await engine.StartContainerAsync(containerId, cancellationToken).ConfigureAwait(false);
-            await CopyIntoAsync(containerId, "/", s => ContextArchive.WriteExecutablesAsync(s, runtimeFiles, "usr/local/bin", cancellationToken), cancellationToken).ConfigureAwait(false);
-            await CopyIntoAsync(containerId, "/", s => ContextArchive.WriteDirectoryAsync(s, options.ProjectDirectory, BuildPlan.AppRoot.TrimStart('/'), cancellationToken), cancellationToken).ConfigureAwait(false);
-
-            foreach (var step in plan.Steps)
-                await RunStepAsync(containerId, step, options, cancellationToken).ConfigureAwait(false);
-
-            var config = ImageConfig(options, baseImage);
-            logger.LogInformation(" -----> Committing {Image}", references[0]);
-            var imageId = await engine.CommitAsync(containerId, references[0], config, cancellationToken).ConfigureAwait(false);
-            foreach (var reference in references.Skip(1))
-                await engine.TagImageAsync(imageId, reference, cancellationToken).ConfigureAwait(false);
-            logger.LogInformation("Built {ImageId} as {Images}", imageId, string.Join(", ", references.Select(r => r.ToString())));
-            return new ImageBuildResult(imageId, references);
+            return await work(containerId).ConfigureAwait(false);
         }
         finally
         {
@@ -74,7 +174,9 @@ public sealed class ImageBuilder(IContainerEngine engine, ILogger logger)
         var exec = new ExecSpec(["/bin/bash", "-c", "set -eo pipefail\n" + step.Script])
         {
             WorkingDir = BuildPlan.AppRoot,
-            Env = [.. options.Pip.ToEnvironment(), "DEBIAN_FRONTEND=noninteractive"],
+            // SOURCE_DATE_EPOCH makes Python write .pyc files in checked-hash mode: reproducible bytes.
+            Env = [.. options.Pip.ToEnvironment(), "DEBIAN_FRONTEND=noninteractive",
+                   "SOURCE_DATE_EPOCH=" + SourceDateEpoch.Fixed.ToUnixTimeSeconds()],
         };
         var exitCode = await engine.ExecAsync(containerId, exec, line =>
         {
@@ -92,27 +194,29 @@ public sealed class ImageBuilder(IContainerEngine engine, ILogger logger)
         }
     }
 
-    private async Task CopyIntoAsync(string containerId, string path, Func<Stream, Task> writeTar, CancellationToken cancellationToken)
+    private static async Task<Layer> WriteLayerAsync(BuildCache cache, DateTimeOffset epoch, Func<LayerWriter, Task> write)
     {
-        // Spooled to a temp file so a large app folder never sits in memory whole.
-        var spool = Path.Combine(Path.GetTempPath(), $"modwsgi-context-{Guid.NewGuid():N}.tar");
-        await using var stream = new FileStream(spool, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 81920, FileOptions.DeleteOnClose);
-        await writeTar(stream).ConfigureAwait(false);
-        stream.Position = 0;
-        await engine.PutArchiveAsync(containerId, path, stream, cancellationToken).ConfigureAwait(false);
+        await using var writer = new LayerWriter(cache.Blobs, epoch);
+        await write(writer).ConfigureAwait(false);
+        return await writer.CompleteAsync().ConfigureAwait(false);
     }
 
-    private static JsonObject ImageConfig(ImageBuildOptions options, JsonObject baseImage)
+    private static ImageSettings ImageSettingsFor(ImageBuildOptions options, BaseImage baseImage, DateTimeOffset epoch)
     {
-        var baseEnv = baseImage["Config"]?["Env"]?.AsArray().Select(e => (JsonNode?)e!.GetValue<string>()).ToArray() ?? [];
-        return new JsonObject
+        var env = baseImage.Env.ToList();
+        foreach (var (name, value) in options.EnvironmentVariables)
         {
-            ["Entrypoint"] = new JsonArray(Entrypoint),
-            ["Cmd"] = new JsonArray(options.Server.ToArguments().Select(a => (JsonNode?)a).ToArray()),
-            ["WorkingDir"] = BuildPlan.AppRoot,
-            ["Env"] = new JsonArray(baseEnv),
-            ["ExposedPorts"] = new JsonObject { ["80/tcp"] = new JsonObject() },
-            ["Labels"] = new JsonObject { ["org.opencontainers.image.title"] = options.Repository },
+            env.RemoveAll(e => e.StartsWith(name + "=", StringComparison.Ordinal));
+            env.Add(name + "=" + value);
+        }
+        return new ImageSettings
+        {
+            Entrypoint = [Entrypoint],
+            Cmd = options.Server.ToArguments(),
+            WorkingDir = BuildPlan.AppRoot,
+            Env = env,
+            ExposedPorts = ["80/tcp"],
+            Labels = ImageLabels.For(options, epoch),
         };
     }
 

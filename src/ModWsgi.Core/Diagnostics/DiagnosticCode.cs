@@ -32,6 +32,7 @@ public static class DiagnosticCodes
     public static readonly DiagnosticCode InvalidServerOption = new(2008, "A server option is malformed");
     public static readonly DiagnosticCode RuntimeFilesMissing = new(2009, "The SDK's runtime scripts are missing");
     public static readonly DiagnosticCode HookNotExecutable = new(2010, "An action hook exists but is not executable");
+    public static readonly DiagnosticCode InvalidDockerIgnorePattern = new(2011, "A .dockerignore pattern is malformed");
 
     // 3xxx engine and tools
     public static readonly DiagnosticCode EngineUnreachable = new(3001, "No container engine answers");

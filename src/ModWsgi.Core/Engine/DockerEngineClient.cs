@@ -106,7 +106,59 @@ public sealed class DockerEngineClient : IContainerEngine, IDisposable
         await EnsureSuccessAsync(response, $"copy files into the build container at {path}", cancellationToken).ConfigureAwait(false);
     }
 
-    public async Task<long> ExecAsync(string containerId, ExecSpec spec, Action<OutputLine> onLine, CancellationToken cancellationToken)
+    public Task<long> ExecAsync(string containerId, ExecSpec spec, Action<OutputLine> onLine, CancellationToken cancellationToken)
+        => ExecCoreAsync(containerId, spec, (stream, token) => MultiplexedStreamReader.ReadLinesAsync(stream, onLine, token), cancellationToken);
+
+    public Task<long> ExecToStreamAsync(string containerId, ExecSpec spec, Stream stdout, Action<string> onStderr, CancellationToken cancellationToken)
+        => ExecCoreAsync(containerId, spec, (stream, token) => MultiplexedStreamReader.CopyAsync(stream, stdout, onStderr, token), cancellationToken);
+
+    public async Task<IReadOnlyList<FilesystemChange>> GetChangesAsync(string containerId, CancellationToken cancellationToken)
+    {
+        var json = await SendJsonAsync(HttpMethod.Get, $"containers/{containerId}/changes", null, cancellationToken).ConfigureAwait(false);
+        return json is JsonArray changes
+            ? changes.Select(c => new FilesystemChange(c!["Path"]!.GetValue<string>(), (ChangeKind)c["Kind"]!.GetValue<int>())).ToArray()
+            : [];
+    }
+
+    public async Task<Stream> SaveImageAsync(string image, CancellationToken cancellationToken)
+    {
+        var response = await SendAsync(new HttpRequestMessage(HttpMethod.Get, $"images/{Uri.EscapeDataString(image)}/get"),
+            HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await EnsureSuccessAsync(response, $"export image {image}", cancellationToken).ConfigureAwait(false);
+            return await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            response.Dispose();
+            throw;
+        }
+    }
+
+    public async Task RemoveImageAsync(string image, CancellationToken cancellationToken)
+    {
+        using var response = await SendAsync(HttpMethod.Delete, $"images/{Uri.EscapeDataString(image)}?noprune=false", null, cancellationToken).ConfigureAwait(false);
+        if (response.StatusCode != HttpStatusCode.NotFound)
+            await EnsureSuccessAsync(response, $"remove image {image}", cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task LoadImageAsync(Stream archive, CancellationToken cancellationToken)
+    {
+        using var content = new StreamContent(archive);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/x-tar");
+        using var response = await SendAsync(HttpMethod.Post, "images/load?quiet=1", content, cancellationToken).ConfigureAwait(false);
+        await EnsureSuccessAsync(response, "load the image", cancellationToken).ConfigureAwait(false);
+        // The engine reports load failures inside a 200 answer, as a JSON message with "error".
+        var text = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+        foreach (var line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (JsonNode.Parse(line)?["error"]?.GetValue<string>() is { } error)
+                throw new ModWsgiException(DiagnosticCodes.EngineRequestFailed, $"The container engine could not load the built image: {error}");
+        }
+    }
+
+    private async Task<long> ExecCoreAsync(string containerId, ExecSpec spec, Func<Stream, CancellationToken, Task> readOutput, CancellationToken cancellationToken)
     {
         var create = new JsonObject
         {
@@ -129,7 +181,7 @@ public sealed class DockerEngineClient : IContainerEngine, IDisposable
             using var response = await SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
             await EnsureSuccessAsync(response, "start exec", cancellationToken).ConfigureAwait(false);
             await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-            await MultiplexedStreamReader.ReadLinesAsync(stream, onLine, cancellationToken).ConfigureAwait(false);
+            await readOutput(stream, cancellationToken).ConfigureAwait(false);
         }
 
         var inspected = await SendJsonAsync(HttpMethod.Get, $"exec/{execId}/json", null, cancellationToken).ConfigureAwait(false);

@@ -26,4 +26,22 @@ public sealed record EngineEndpoint(string Display, string? SocketPath, Uri? Tcp
 
     /// <summary>The endpoint named by the environment (DOCKER_HOST), as the docker CLI picks it.</summary>
     public static EngineEndpoint FromEnvironment() => Parse(Environment.GetEnvironmentVariable("DOCKER_HOST"));
+
+    /// <summary>
+    /// The engine for LocalRegistry (Docker or Podman, both speak the Engine API): an explicit host wins,
+    /// then DOCKER_HOST; Podman's default is its rootless socket, then the system one.
+    /// </summary>
+    public static EngineEndpoint ForLocalRegistry(string? localRegistry, string? dockerHost)
+    {
+        if (!string.IsNullOrWhiteSpace(dockerHost))
+            return Parse(dockerHost);
+        if (string.Equals(localRegistry, "Podman", StringComparison.OrdinalIgnoreCase)
+            && Environment.GetEnvironmentVariable("DOCKER_HOST") is null or "")
+        {
+            var runtimeDir = Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR");
+            var rootless = runtimeDir is { Length: > 0 } ? Path.Combine(runtimeDir, "podman", "podman.sock") : null;
+            return Parse("unix://" + (rootless is not null && File.Exists(rootless) ? rootless : "/run/podman/podman.sock"));
+        }
+        return FromEnvironment();
+    }
 }

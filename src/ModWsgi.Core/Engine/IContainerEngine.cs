@@ -32,7 +32,26 @@ public interface IContainerEngine
     Task<string> CommitAsync(string containerId, ImageReference reference, JsonObject config, CancellationToken cancellationToken);
 
     Task TagImageAsync(string image, ImageReference reference, CancellationToken cancellationToken);
+
+    /// <summary>What the container changed in its root filesystem, relative to its image.</summary>
+    Task<IReadOnlyList<FilesystemChange>> GetChangesAsync(string containerId, CancellationToken cancellationToken);
+
+    /// <summary>Runs a command whose stdout is binary (a tar) into <paramref name="stdout"/>; stderr lines go to <paramref name="onStderr"/>.</summary>
+    Task<long> ExecToStreamAsync(string containerId, ExecSpec spec, Stream stdout, Action<string> onStderr, CancellationToken cancellationToken);
+
+    /// <summary>Streams the image as a docker-archive tar (`docker save`).</summary>
+    Task<Stream> SaveImageAsync(string image, CancellationToken cancellationToken);
+
+    Task RemoveImageAsync(string image, CancellationToken cancellationToken);
+
+    /// <summary>Loads a docker-archive tar (manifest.json + config + layers) into the engine.</summary>
+    Task LoadImageAsync(Stream archive, CancellationToken cancellationToken);
 }
+
+public enum ChangeKind { Modified = 0, Added = 1, Deleted = 2 }
+
+/// <summary>One path (absolute, as the engine reports it) the container changed.</summary>
+public sealed record FilesystemChange(string Path, ChangeKind Kind);
 
 public sealed record EngineVersion(string Version, string ApiVersion, string Os, string Architecture);
 

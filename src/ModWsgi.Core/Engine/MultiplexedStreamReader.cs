@@ -37,6 +37,29 @@ public static class MultiplexedStreamReader
         }
     }
 
+    /// <summary>Copies the stdout frames byte for byte to <paramref name="stdout"/>; stderr is decoded into lines.</summary>
+    public static async Task CopyAsync(Stream stream, Stream stdout, Action<string> onStderr, CancellationToken cancellationToken)
+    {
+        var header = new byte[8];
+        var payload = new byte[64 * 1024];
+        var stderr = new MemoryStream();
+        while (await ReadExactlyOrEndAsync(stream, header, cancellationToken).ConfigureAwait(false))
+        {
+            var target = header[0] == 2 ? stderr : stdout;
+            var remaining = (int)BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(4));
+            while (remaining > 0)
+            {
+                var read = await stream.ReadAsync(payload.AsMemory(0, Math.Min(remaining, payload.Length)), cancellationToken).ConfigureAwait(false);
+                if (read == 0)
+                    break;
+                remaining -= read;
+                await target.WriteAsync(payload.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+            }
+        }
+        foreach (var line in Encoding.UTF8.GetString(stderr.ToArray()).Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            onStderr(line.TrimEnd('\r'));
+    }
+
     private static void Emit(StringBuilder buffer, ReadOnlySpan<char> text, OutputStream which, Action<OutputLine> onLine)
     {
         foreach (var ch in text)

@@ -1,0 +1,59 @@
+using System.Security.Cryptography;
+using System.Text;
+using ModWsgi.Core.Oci;
+using ModWsgi.Core.Project;
+
+namespace ModWsgi.Core.Build;
+
+/// <summary>
+/// The dependency layer's cache key: a digest over named components — the base image, the runtime layer,
+/// the pip settings, the step scripts, and each input file's content and executable bit. Keeping the
+/// components (not just the key) lets a miss say exactly which input changed.
+/// </summary>
+public sealed record DependencyKey(string Key, IReadOnlyDictionary<string, string> Components)
+{
+    public static DependencyKey Compute(string projectDirectory, BuildPlan plan, DockerIgnore ignore,
+        string baseImageId, string runtimeDiffId, PipSettings pip, IEnumerable<string>? environment = null)
+    {
+        var components = new SortedDictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["base-image"] = baseImageId,
+            ["runtime-layer"] = runtimeDiffId,
+            // Hashed, not stored: an index URL may carry credentials.
+            ["pip-settings"] = Hash(string.Join('\n', pip.ToEnvironment().Concat(environment ?? []))),
+            ["steps"] = Hash(string.Join('\n', plan.DependencySteps.Select(s => s.Script))),
+        };
+        foreach (var file in ProjectFiles.Enumerate(projectDirectory, ignore, plan.DependencyInputFilter()))
+        {
+            if (file.Info.LinkTarget is { } target)
+                components["input " + file.RelativePath] = "symlink:" + target;
+            else if (file.Info is FileInfo info)
+            {
+                using var content = info.OpenRead();
+                var executable = (info.UnixFileMode & (UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute)) != 0;
+                components["input " + file.RelativePath] = Digests.Sha256(content) + (executable ? " +x" : "");
+            }
+        }
+        var key = Digests.Sha256(Encoding.UTF8.GetBytes(string.Concat(components.Select(c => $"{c.Key}={c.Value}\n"))));
+        return new DependencyKey(key, components);
+    }
+
+    /// <summary>What differs from an earlier build's components, in words for the log.</summary>
+    public IReadOnlyList<string> DescribeChangesFrom(IReadOnlyDictionary<string, string>? previous)
+    {
+        if (previous is null || previous.Count == 0)
+            return ["no earlier build of this project"];
+        var changes = new List<string>();
+        foreach (var (name, value) in Components)
+        {
+            if (!previous.TryGetValue(name, out var old))
+                changes.Add(name + " added");
+            else if (old != value)
+                changes.Add(name + " changed");
+        }
+        changes.AddRange(previous.Keys.Where(name => !Components.ContainsKey(name)).Select(name => name + " removed"));
+        return changes.Count > 0 ? changes : ["the cached layer is gone from the cache"];
+    }
+
+    private static string Hash(string text) => Digests.Sha256(Encoding.UTF8.GetBytes(text));
+}

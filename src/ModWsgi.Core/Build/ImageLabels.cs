@@ -1,0 +1,35 @@
+using System.Globalization;
+
+namespace ModWsgi.Core.Build;
+
+/// <summary>The org.opencontainers.image.* labels: known facts only, project labels win.</summary>
+public static class ImageLabels
+{
+    public static IReadOnlyDictionary<string, string> For(ImageBuildOptions options, DateTimeOffset epoch)
+    {
+        var labels = new SortedDictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["org.opencontainers.image.title"] = options.Repository,
+            ["org.opencontainers.image.created"] = epoch.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
+            ["org.opencontainers.image.base.name"] = options.BaseImage,
+        };
+        // The project's Version, else a tag that is a semantic version (ContainerImageTag=1.2.3).
+        if ((options.Version is { Length: > 0 } ? options.Version : options.Tags.FirstOrDefault(t => NuGet.Versioning.SemanticVersion.TryParse(t, out _))) is { } version)
+            labels["org.opencontainers.image.version"] = version;
+        if (SourceDateEpoch.Git(options.ProjectDirectory, "rev-parse", "HEAD") is { } revision)
+            labels["org.opencontainers.image.revision"] = revision;
+        if (SourceDateEpoch.Git(options.ProjectDirectory, "remote", "get-url", "origin") is { } remote && PublicUrl(remote) is { } source)
+            labels["org.opencontainers.image.source"] = source;
+        foreach (var (name, value) in options.Labels)
+            labels[name] = value;
+        return labels;
+    }
+
+    /// <summary>A remote URL without credentials; local paths are not a useful source and stay out.</summary>
+    private static string? PublicUrl(string remote)
+    {
+        if (Uri.TryCreate(remote, UriKind.Absolute, out var uri) && uri.Scheme is "https" or "http" or "ssh" or "git")
+            return new UriBuilder(uri) { UserName = "", Password = "" }.Uri.ToString().TrimEnd('/');
+        return remote.Contains('@') && remote.Contains(':') && !remote.Contains("://") ? remote[(remote.IndexOf('@') + 1)..] : null;
+    }
+}

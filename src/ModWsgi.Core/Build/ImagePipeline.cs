@@ -1,0 +1,94 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
+using ModWsgi.Core.Engine;
+using ModWsgi.Core.Oci;
+using ModWsgi.Core.Project;
+
+namespace ModWsgi.Core.Build;
+
+/// <summary>
+/// The one entry point the MSBuild task and the CLI share: build, then publish — or, when nothing that
+/// feeds the image changed since the last publish to the same destination and the destination still has
+/// it, do neither and say so.
+/// </summary>
+public sealed class ImagePipeline(IContainerEngine engine, ILogger logger)
+{
+    public async Task<PublishResult> PublishAsync(ImageBuildOptions options, CancellationToken cancellationToken)
+    {
+        foreach (var tag in options.Tags)
+            ImageReference.Create(options.Repository, tag);
+        var builder = new ImageBuilder(engine, logger);
+        var cache = new BuildCache(options.CacheDirectory ?? BuildCache.DefaultRoot());
+        var baseImage = await builder.InspectBaseAsync(options, cancellationToken).ConfigureAwait(false);
+
+        var fingerprint = Fingerprint(options, baseImage);
+        var notes = cache.ReadProjectNotes(options.ProjectDirectory);
+        if (notes["publish"] is JsonObject last && last["fingerprint"]?.GetValue<string>() == fingerprint
+            && await StillPublishedAsync(last, options, cancellationToken).ConfigureAwait(false))
+        {
+            var previous = new PublishResult(last["imageId"]!.GetValue<string>(), last["manifestDigest"]?.GetValue<string>(),
+                last["images"]!.AsArray().Select(i => i!.GetValue<string>()).ToArray(), last["archivePath"]?.GetValue<string>(), UpToDate: true);
+            logger.LogInformation("Image up to date: nothing changed since the last publish of {Images} ({ImageId}); skipped the build.",
+                string.Join(", ", previous.Images), previous.ImageId);
+            return previous;
+        }
+
+        var built = await builder.BuildAsync(options, baseImage, cache, cancellationToken).ConfigureAwait(false);
+        var result = await new ImagePublisher(engine, builder, logger).PublishAsync(built, options, cache, cancellationToken).ConfigureAwait(false);
+
+        notes = cache.ReadProjectNotes(options.ProjectDirectory);
+        notes["publish"] = new JsonObject
+        {
+            ["fingerprint"] = fingerprint,
+            ["imageId"] = result.ImageId,
+            ["manifestDigest"] = result.ManifestDigest,
+            ["images"] = new JsonArray(result.Images.Select(i => (JsonNode?)JsonValue.Create(i)).ToArray()),
+            ["archivePath"] = result.ArchivePath,
+        };
+        cache.WriteProjectNotes(options.ProjectDirectory, notes);
+        return result;
+    }
+
+    /// <summary>
+    /// Everything that feeds the image, cheaply: the options, the SDK (runtime scripts and this assembly),
+    /// the base image id, SOURCE_DATE_EPOCH, and each project file's path, size, mode and mtime.
+    /// </summary>
+    private static string Fingerprint(ImageBuildOptions options, BaseImage baseImage)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        void Add(string text) => hash.AppendData(Encoding.UTF8.GetBytes(text + "\n"));
+        Add(JsonSerializer.Serialize(options));
+        Add(baseImage.Id);
+        Add(typeof(ImagePipeline).Assembly.ManifestModule.ModuleVersionId.ToString());
+        Add(Environment.GetEnvironmentVariable("SOURCE_DATE_EPOCH") ?? "");
+        foreach (var script in ImageBuilder.RuntimeScriptPaths(options))
+            Add(Digests.Sha256(File.ReadAllBytes(script)));
+        foreach (var file in ProjectFiles.Enumerate(options.ProjectDirectory, DockerIgnore.Load(options.ProjectDirectory)))
+        {
+            var info = file.Info;
+            Add($"{file.RelativePath}|{(info as FileInfo)?.Length}|{(int)info.UnixFileMode}|{info.LastWriteTimeUtc.Ticks}|{info.LinkTarget}");
+        }
+        // The git commit feeds labels and the epoch.
+        Add(SourceDateEpoch.Git(options.ProjectDirectory, "rev-parse", "HEAD") ?? "");
+        return "sha256:" + Convert.ToHexStringLower(hash.GetCurrentHash());
+    }
+
+    private async Task<bool> StillPublishedAsync(JsonObject last, ImageBuildOptions options, CancellationToken cancellationToken)
+    {
+        if (!string.IsNullOrEmpty(options.ArchiveOutputPath))
+            return last["archivePath"]?.GetValue<string>() is { } path && File.Exists(path);
+        if (!string.IsNullOrEmpty(options.Registry))
+            return true; // a registry keeps what it was given; re-pushing unchanged blobs would be skipped anyway
+        var imageId = last["imageId"]!.GetValue<string>();
+        foreach (var name in options.ImageNames())
+        {
+            var inspect = await engine.InspectImageAsync(name, cancellationToken).ConfigureAwait(false);
+            if (inspect?["Id"]?.GetValue<string>() != imageId)
+                return false;
+        }
+        return true;
+    }
+}

@@ -1,0 +1,80 @@
+using System.Formats.Tar;
+using System.Text;
+using ModWsgi.Core.Diagnostics;
+using ModWsgi.Core.Engine;
+
+namespace ModWsgi.Core.Layers;
+
+/// <summary>
+/// Turns what a build container changed into a layer, without `docker commit` + `docker save` (which
+/// streams the whole base image, 330 MB here): the engine's change list names the paths, `tar` inside the
+/// container archives exactly those (keeping modes, owners, symlinks and hard links), and deletions become
+/// whiteouts. Scratch paths (caches, apt lists, /tmp, pip's --src) never reach a layer.
+/// </summary>
+public static class ContainerDiffCapture
+{
+    private const string PathListFile = ".modwsgi-layer-paths";
+
+    /// <summary>Never part of a layer: runtime mounts, caches and scratch space.</summary>
+    public static readonly IReadOnlyList<string> ExcludedRoots =
+    [
+        "dev", "proc", "sys", "run", "tmp", "var/tmp", "var/log", "root/.cache", "var/lib/apt/lists", "var/cache/apt",
+        "var/cache/debconf/config.dat-old", "var/cache/debconf/templates.dat-old",
+        "etc/hostname", "etc/hosts", "etc/resolv.conf", "app/.docker/tmp", PathListFile,
+    ];
+
+    public static async Task CaptureAsync(IContainerEngine engine, string containerId, LayerWriter writer,
+        Func<string, bool> exclude, CancellationToken cancellationToken)
+    {
+        var changes = await engine.GetChangesAsync(containerId, cancellationToken).ConfigureAwait(false);
+        var relevant = changes
+            .Select(c => c with { Path = c.Path.TrimStart('/') })
+            .Where(c => c.Path.Length > 0 && !IsExcludedRoot(c.Path) && !exclude(c.Path))
+            .ToArray();
+        var kept = relevant.Where(c => c.Kind != ChangeKind.Deleted).Select(c => c.Path).Order(StringComparer.Ordinal).ToArray();
+        var deleted = relevant.Where(c => c.Kind == ChangeKind.Deleted).Select(c => c.Path).ToHashSet(StringComparer.Ordinal);
+
+        if (kept.Length > 0)
+            await CopyPathsAsync(engine, containerId, kept, writer, cancellationToken).ConfigureAwait(false);
+
+        // A deleted directory's children are deleted with it: one whiteout for the topmost path is enough.
+        foreach (var path in deleted.Where(p => !deleted.Contains(Parent(p))).Order(StringComparer.Ordinal))
+            await writer.AddWhiteoutAsync(path, cancellationToken).ConfigureAwait(false);
+    }
+
+    public static bool IsExcludedRoot(string path) =>
+        ExcludedRoots.Any(root => path == root || path.StartsWith(root + "/", StringComparison.Ordinal));
+
+    private static async Task CopyPathsAsync(IContainerEngine engine, string containerId, string[] paths, LayerWriter writer, CancellationToken cancellationToken)
+    {
+        // The path list travels as a file (NUL-separated: any byte but NUL may be in a name), not as arguments.
+        using (var list = new MemoryStream())
+        {
+            await using (var tar = new TarWriter(list, TarEntryFormat.Gnu, leaveOpen: true))
+            {
+                var entry = new GnuTarEntry(TarEntryType.RegularFile, PathListFile) { Mode = (UnixFileMode)0b110_000_000 };
+                entry.DataStream = new MemoryStream(Encoding.UTF8.GetBytes(string.Join('\0', paths) + "\0"));
+                await tar.WriteEntryAsync(entry, cancellationToken).ConfigureAwait(false);
+            }
+            list.Position = 0;
+            await engine.PutArchiveAsync(containerId, "/", list, cancellationToken).ConfigureAwait(false);
+        }
+
+        var spool = Path.Combine(Path.GetTempPath(), $"modwsgi-diff-{Guid.NewGuid():N}.tar");
+        await using var stream = new FileStream(spool, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.DeleteOnClose);
+        var errors = new List<string>();
+        var exit = await engine.ExecToStreamAsync(containerId, new ExecSpec(
+            ["tar", "--create", "--file=-", "--directory=/", "--no-recursion", "--numeric-owner", "--format=gnu",
+             "--null", "--verbatim-files-from", "--files-from=/" + PathListFile]), stream, errors.Add, cancellationToken).ConfigureAwait(false);
+        if (exit != 0)
+            throw new ModWsgiException(DiagnosticCodes.EngineRequestFailed,
+                $"Archiving the build container's changes failed (tar exit code {exit}): {string.Join(" ", errors.TakeLast(5))}");
+
+        stream.Position = 0;
+        await using var reader = new TarReader(stream);
+        while (await reader.GetNextEntryAsync(copyData: false, cancellationToken).ConfigureAwait(false) is { } entry)
+            await writer.AddEntryAsync(entry, entry.Name.TrimStart('/'), cancellationToken).ConfigureAwait(false);
+    }
+
+    private static string Parent(string path) => path.LastIndexOf('/') is var i and > 0 ? path[..i] : "";
+}

@@ -1,0 +1,134 @@
+using System.Formats.Tar;
+using System.IO.Compression;
+using ModWsgi.Core.Oci;
+
+namespace ModWsgi.Core.Layers;
+
+/// <summary>
+/// Writes one image layer reproducibly: GNU tar entries (no per-process PAX records), every time set to the
+/// build's epoch (not merely clamped: a file older than the epoch would otherwise make the digest depend on
+/// when it was checked out), owner names dropped (ids kept), gzip with a fixed header. The same entries
+/// give the same bytes, so the same digest. The layer lands in the blob store under its compressed digest.
+/// </summary>
+public sealed class LayerWriter : IAsyncDisposable
+{
+    private readonly FileBlobStore _store;
+    private readonly DateTimeOffset _epoch;
+    private readonly string _tempFile;
+    private readonly FileStream _file;
+    private readonly HashingStream _compressed;
+    private readonly GZipStream _gzip;
+    private readonly FixedChunkStream _chunks;
+    private readonly HashingStream _uncompressed;
+    private readonly TarWriter _tar;
+    private bool _completed;
+
+    public LayerWriter(FileBlobStore store, DateTimeOffset epoch)
+    {
+        _store = store;
+        _epoch = epoch;
+        _tempFile = store.NewTempFile();
+        _file = new FileStream(_tempFile, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
+        _compressed = new HashingStream(_file, leaveOpen: true);
+        _gzip = new GZipStream(_compressed, CompressionLevel.Optimal, leaveOpen: true);
+        _chunks = new FixedChunkStream(_gzip);
+        _uncompressed = new HashingStream(_chunks, leaveOpen: true);
+        _tar = new TarWriter(_uncompressed, TarEntryFormat.Gnu, leaveOpen: true);
+    }
+
+    public DateTimeOffset Epoch => _epoch;
+
+    public async Task AddDirectoryAsync(string name, UnixFileMode mode, int uid, int gid, CancellationToken cancellationToken)
+        => await WriteAsync(Entry(TarEntryType.Directory, name.TrimEnd('/') + "/", mode, uid, gid), cancellationToken).ConfigureAwait(false);
+
+    public async Task AddFileAsync(string name, UnixFileMode mode, int uid, int gid, Stream content, CancellationToken cancellationToken)
+    {
+        var entry = Entry(TarEntryType.RegularFile, name, mode, uid, gid);
+        entry.DataStream = content;
+        await WriteAsync(entry, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task AddSymlinkAsync(string name, string target, int uid, int gid, CancellationToken cancellationToken)
+    {
+        var entry = Entry(TarEntryType.SymbolicLink, name, (UnixFileMode)0b111_111_111, uid, gid);
+        entry.LinkName = target;
+        await WriteAsync(entry, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Copies an entry from another tar (a container's diff), normalised like every other entry.</summary>
+    public async Task AddEntryAsync(TarEntry source, string name, CancellationToken cancellationToken)
+    {
+        var entry = Entry(source.EntryType switch
+        {
+            TarEntryType.V7RegularFile or TarEntryType.ContiguousFile => TarEntryType.RegularFile,
+            var type => type,
+        }, name, source.Mode, source.Uid, source.Gid);
+        if (source.EntryType is TarEntryType.SymbolicLink or TarEntryType.HardLink)
+            entry.LinkName = source.LinkName;
+        if (source is PosixTarEntry { EntryType: TarEntryType.CharacterDevice or TarEntryType.BlockDevice } device)
+        {
+            entry.DeviceMajor = device.DeviceMajor;
+            entry.DeviceMinor = device.DeviceMinor;
+        }
+        if (entry.EntryType == TarEntryType.RegularFile)
+            entry.DataStream = source.DataStream;
+        await WriteAsync(entry, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>An overlay whiteout: <c>dir/.wh.name</c> deletes <c>dir/name</c> from the layers below.</summary>
+    public Task AddWhiteoutAsync(string deletedPath, CancellationToken cancellationToken)
+    {
+        var slash = deletedPath.LastIndexOf('/');
+        var name = slash < 0 ? ".wh." + deletedPath : deletedPath[..(slash + 1)] + ".wh." + deletedPath[(slash + 1)..];
+        return AddFileAsync(name, 0, 0, 0, Stream.Null, cancellationToken);
+    }
+
+    /// <summary>Finishes the tar and gzip streams and moves the blob into the store.</summary>
+    public async Task<Layer> CompleteAsync()
+    {
+        await _tar.DisposeAsync().ConfigureAwait(false);
+        await _chunks.DisposeAsync().ConfigureAwait(false);
+        await _gzip.DisposeAsync().ConfigureAwait(false);
+        await _file.FlushAsync().ConfigureAwait(false);
+        var diffId = _uncompressed.Digest();
+        var digest = _compressed.Digest();
+        var size = _compressed.BytesWritten;
+        await _file.DisposeAsync().ConfigureAwait(false);
+        _store.Commit(_tempFile, digest);
+        _completed = true;
+        return new Layer(new Descriptor(MediaTypes.OciLayerGzip, digest, size), diffId);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_completed)
+            return;
+        // An abandoned layer (failed or cancelled build) leaves nothing behind.
+        await _tar.DisposeAsync().ConfigureAwait(false);
+        await _uncompressed.DisposeAsync().ConfigureAwait(false);
+        await _chunks.DisposeAsync().ConfigureAwait(false);
+        await _gzip.DisposeAsync().ConfigureAwait(false);
+        await _compressed.DisposeAsync().ConfigureAwait(false);
+        await _file.DisposeAsync().ConfigureAwait(false);
+        File.Delete(_tempFile);
+    }
+
+    private GnuTarEntry Entry(TarEntryType type, string name, UnixFileMode mode, int uid, int gid)
+    {
+        var time = _epoch;
+        return new GnuTarEntry(type, name)
+        {
+            Mode = mode,
+            Uid = uid,
+            Gid = gid,
+            UserName = "",
+            GroupName = "",
+            ModificationTime = time,
+            AccessTime = time,
+            ChangeTime = time,
+        };
+    }
+
+    private async Task WriteAsync(TarEntry entry, CancellationToken cancellationToken)
+        => await _tar.WriteEntryAsync(entry, cancellationToken).ConfigureAwait(false);
+}

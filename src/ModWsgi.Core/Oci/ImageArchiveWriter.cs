@@ -1,0 +1,80 @@
+using System.Formats.Tar;
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace ModWsgi.Core.Oci;
+
+/// <summary>
+/// Writes an image as one tar that is both an OCI image layout (oci-layout, index.json, blobs/sha256/…:
+/// what skopeo and umoci read as oci-archive) and a docker-archive (manifest.json: what `docker load`
+/// reads), sharing the same blob files.
+/// </summary>
+public static class ImageArchiveWriter
+{
+    /// <summary>A complete archive: every blob, an OCI index naming each tag.</summary>
+    public static async Task WriteAsync(Stream output, OciImage image, IBlobStore blobs, IReadOnlyList<string> repoTags, CancellationToken cancellationToken)
+    {
+        await using var tar = new TarWriter(output, TarEntryFormat.Gnu, leaveOpen: true);
+        foreach (var layer in image.Layers.DistinctBy(l => l.Blob.Digest))
+            await AddBlobAsync(tar, layer.Blob.Digest, blobs, cancellationToken).ConfigureAwait(false);
+        await AddBytesAsync(tar, BlobPath(image.Config.Digest), image.ConfigBytes, cancellationToken).ConfigureAwait(false);
+        await AddBytesAsync(tar, BlobPath(image.Manifest.Digest), image.ManifestBytes, cancellationToken).ConfigureAwait(false);
+        await AddBytesAsync(tar, "oci-layout", Encoding.UTF8.GetBytes("{\"imageLayoutVersion\":\"1.0.0\"}"), cancellationToken).ConfigureAwait(false);
+
+        // One image in the index (named by the first tag) so `skopeo inspect oci-archive:FILE` needs no
+        // reference; docker's manifest.json carries every tag.
+        var manifests = new JsonArray(ImageConfigWriter.Descriptor(image.Manifest with
+        {
+            Annotations = new Dictionary<string, string>
+            {
+                ["io.containerd.image.name"] = repoTags[0],
+                ["org.opencontainers.image.ref.name"] = repoTags[0][(repoTags[0].LastIndexOf(':') + 1)..],
+            },
+        }));
+        var index = new JsonObject { ["schemaVersion"] = 2, ["mediaType"] = MediaTypes.OciIndex, ["manifests"] = manifests };
+        await AddBytesAsync(tar, "index.json", Encoding.UTF8.GetBytes(index.ToJsonString()), cancellationToken).ConfigureAwait(false);
+        await AddDockerManifestAsync(tar, image.Config.Digest, image.Layers.Select(l => BlobPath(l.Blob.Digest)), repoTags, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The smallest archive `docker load` takes for an image whose base the engine already has: the engine
+    /// skips layers it holds before it opens their files, so only the added layers travel.
+    /// </summary>
+    public static async Task WriteForEngineAsync(Stream output, byte[] configBytes, IReadOnlyList<string> baseDiffIds,
+        IReadOnlyList<Layer> added, IBlobStore blobs, IReadOnlyList<string> repoTags, CancellationToken cancellationToken)
+    {
+        await using var tar = new TarWriter(output, TarEntryFormat.Gnu, leaveOpen: true);
+        foreach (var layer in added.DistinctBy(l => l.Blob.Digest))
+            await AddBlobAsync(tar, layer.Blob.Digest, blobs, cancellationToken).ConfigureAwait(false);
+        var configDigest = Digests.Sha256(configBytes);
+        await AddBytesAsync(tar, BlobPath(configDigest), configBytes, cancellationToken).ConfigureAwait(false);
+        var layerPaths = baseDiffIds.Select(d => "base/" + Digests.Hex(d)).Concat(added.Select(l => BlobPath(l.Blob.Digest)));
+        await AddDockerManifestAsync(tar, configDigest, layerPaths, repoTags, cancellationToken).ConfigureAwait(false);
+    }
+
+    public static string BlobPath(string digest) => "blobs/sha256/" + Digests.Hex(digest);
+
+    private static async Task AddDockerManifestAsync(TarWriter tar, string configDigest, IEnumerable<string> layerPaths, IReadOnlyList<string> repoTags, CancellationToken cancellationToken)
+    {
+        var manifest = new JsonArray(new JsonObject
+        {
+            ["Config"] = BlobPath(configDigest),
+            ["RepoTags"] = new JsonArray(repoTags.Select(t => (JsonNode?)JsonValue.Create(t)).ToArray()),
+            ["Layers"] = new JsonArray(layerPaths.Select(p => (JsonNode?)JsonValue.Create(p)).ToArray()),
+        });
+        await AddBytesAsync(tar, "manifest.json", Encoding.UTF8.GetBytes(manifest.ToJsonString()), cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task AddBlobAsync(TarWriter tar, string digest, IBlobStore blobs, CancellationToken cancellationToken)
+    {
+        await using var content = blobs.OpenRead(digest);
+        var entry = new GnuTarEntry(TarEntryType.RegularFile, BlobPath(digest)) { Mode = (UnixFileMode)0b110_100_100, ModificationTime = DateTimeOffset.UnixEpoch, DataStream = content };
+        await tar.WriteEntryAsync(entry, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task AddBytesAsync(TarWriter tar, string name, byte[] bytes, CancellationToken cancellationToken)
+    {
+        var entry = new GnuTarEntry(TarEntryType.RegularFile, name) { Mode = (UnixFileMode)0b110_100_100, ModificationTime = DateTimeOffset.UnixEpoch, DataStream = new MemoryStream(bytes) };
+        await tar.WriteEntryAsync(entry, cancellationToken).ConfigureAwait(false);
+    }
+}

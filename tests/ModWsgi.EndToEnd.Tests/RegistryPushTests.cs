@@ -1,0 +1,109 @@
+using System.Formats.Tar;
+using System.IO.Compression;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging.Abstractions;
+using ModWsgi.Core.Oci;
+using ModWsgi.Core.Registry;
+
+namespace ModWsgi.EndToEnd.Tests;
+
+public sealed class RegistryPushTests
+{
+    [DockerFact]
+    public async Task Push_ToARegistryWithAuth_IsPullableByDocker_AndASecondPushUploadsNothing()
+    {
+        using var registry = LocalRegistry.Start();
+        using var work = new TempDirectory("modwsgi-push");
+        var blobs = new FileBlobStore(work.Path);
+        var image = HelloImage(blobs);
+        const string repository = "e2e/hello";
+        // The SDK's variables, injected rather than set on this process, which other tests share.
+        var variables = new Dictionary<string, string?>
+        {
+            ["DOTNET_CONTAINER_REGISTRY_UNAME"] = registry.Username,
+            ["DOTNET_CONTAINER_REGISTRY_PWORD"] = registry.Password,
+        };
+        var credentials = new DockerConfigCredentialStore(variables.GetValueOrDefault, Path.Combine(work.Path, "absent", "config.json"));
+        var client = new RegistryClient(new RegistryClientOptions(), credentials, NullLogger.Instance);
+
+        var first = await client.PushAsync(image, blobs, registry.Host, repository, ["v1"], CancellationToken.None);
+
+        Assert.Equal((2, 0), (first.BlobsUploaded, first.BlobsSkipped));
+        var reference = $"{registry.Host}/{repository}:v1";
+        Assert.Equal([reference], first.Images);
+        Assert.Equal(image.Digest, first.Digest);
+        try
+        {
+            registry.DockerLogin();
+            registry.DockerOk("pull", reference);
+            var inspect = JsonNode.Parse(registry.DockerOk("image", "inspect", reference))![0]!;
+            Assert.Equal(image.ImageId, inspect["Id"]!.GetValue<string>());
+            Assert.Equal([image.Layers[0].DiffId], inspect["RootFS"]!["Layers"]!.AsArray().Select(l => l!.GetValue<string>()));
+            Assert.Equal(["cat", "/hello.txt"], inspect["Config"]!["Cmd"]!.AsArray().Select(c => c!.GetValue<string>()));
+            Assert.Contains($"{registry.Host}/{repository}@{image.Digest}", inspect["RepoDigests"]!.AsArray().Select(d => d!.GetValue<string>()));
+        }
+        finally
+        {
+            registry.Docker(["rmi", reference]);
+        }
+
+        const string blobCheck = "/v2/e2e/hello/blobs/sha256:[0-9a-f]{64}";
+        const string uploads = "/v2/e2e/hello/blobs/uploads/.*";
+        const string manifest = "/v2/e2e/hello/manifests/v1";
+        var before = (Head: registry.CountRequests("HEAD", blobCheck), Post: registry.CountRequests("POST", uploads),
+            Put: registry.CountRequests("PUT", uploads), Manifest: registry.CountRequests("PUT", manifest));
+        // Each push starts unauthenticated: its first HEAD is answered 401 and retried with credentials.
+        Assert.Equal((3, 2, 2, 1), before);
+
+        var second = await client.PushAsync(image, blobs, registry.Host, repository, ["v1"], CancellationToken.None);
+
+        Assert.Equal((0, 2), (second.BlobsUploaded, second.BlobsSkipped));
+        Assert.Equal(before.Manifest + 1, registry.WaitForRequests("PUT", manifest, before.Manifest + 1));
+        Assert.Equal(before.Head + 3, registry.CountRequests("HEAD", blobCheck));
+        Assert.Equal(before.Post, registry.CountRequests("POST", uploads));
+        Assert.Equal(before.Put, registry.CountRequests("PUT", uploads));
+    }
+
+    /// <summary>One gzip layer holding hello.txt and an OCI config naming its diff id: no shell, but pullable and inspectable.</summary>
+    private static OciImage HelloImage(FileBlobStore blobs)
+    {
+        var tar = new MemoryStream();
+        using (var writer = new TarWriter(tar, TarEntryFormat.Ustar, leaveOpen: true))
+        {
+            writer.WriteEntry(new UstarTarEntry(TarEntryType.RegularFile, "hello.txt")
+            {
+                DataStream = new MemoryStream(Encoding.UTF8.GetBytes("hello from ModWsgi.Sdk\n")),
+                Mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead,
+                ModificationTime = DateTimeOffset.UnixEpoch,
+            });
+        }
+        var diffId = Digests.Sha256(tar.ToArray());
+        var gzip = new MemoryStream();
+        using (var compressor = new GZipStream(gzip, CompressionLevel.Optimal, leaveOpen: true))
+            compressor.Write(tar.ToArray());
+        var layerBytes = gzip.ToArray();
+        var layer = new Layer(new Descriptor(MediaTypes.OciLayerGzip, blobs.Put(layerBytes), layerBytes.Length), diffId);
+
+        var configBytes = JsonSerializer.SerializeToUtf8Bytes(new
+        {
+            architecture = RuntimeInformation.OSArchitecture == Architecture.Arm64 ? "arm64" : "amd64",
+            os = "linux",
+            created = "1970-01-01T00:00:00Z",
+            config = new { Cmd = new[] { "cat", "/hello.txt" } },
+            rootfs = new { type = "layers", diff_ids = new[] { diffId } },
+        });
+        var config = new Descriptor(MediaTypes.OciConfig, Digests.Sha256(configBytes), configBytes.Length);
+        var manifestBytes = JsonSerializer.SerializeToUtf8Bytes(new
+        {
+            schemaVersion = 2,
+            mediaType = MediaTypes.OciManifest,
+            config,
+            layers = new[] { layer.Blob },
+        });
+        var manifest = new Descriptor(MediaTypes.OciManifest, Digests.Sha256(manifestBytes), manifestBytes.Length);
+        return new OciImage(config, configBytes, manifest, manifestBytes, [layer]);
+    }
+}
