@@ -27,6 +27,8 @@ public sealed class ImageBuilder(IContainerEngine engine, ILogger logger)
     private const int FailureTailLines = 15;
 
     public const string Entrypoint = "mod_wsgi-docker-start";
+    /// <summary>Images of base + runtime + dependencies that build hooks run on.</summary>
+    public const string StageImagePrefix = "modwsgi/stage:";
     public static readonly IReadOnlyList<string> RuntimeScripts = ["mod_wsgi-docker-start", "mod_wsgi-docker-shell", "modwsgi-launch"];
 
     public async Task<BuiltImage> BuildAsync(ImageBuildOptions options, BaseImage baseImage, BuildCache cache, CancellationToken cancellationToken)
@@ -125,8 +127,10 @@ public sealed class ImageBuilder(IContainerEngine engine, ILogger logger)
         var stageId = Digests.Sha256(stageConfig);
         if (await engine.InspectImageAsync(stageId, cancellationToken).ConfigureAwait(false) is null)
         {
-            logger.LogInformation(" -----> Loading the dependency stage into the engine for the build hook");
-            await LoadAsync(stageConfig, baseImage, below.Select(a => a.Layer).ToArray(), [], cache, cancellationToken).ConfigureAwait(false);
+            // Tagged, not dangling: the engine keeps it as the build hook's cache, under a name that says what it is.
+            var stageName = StageImagePrefix + Digests.Hex(stageId)[..12];
+            logger.LogInformation(" -----> Loading the dependency stage {Stage} into the engine for the build hook", stageName);
+            await LoadAsync(stageConfig, baseImage, below.Select(a => a.Layer).ToArray(), [stageName], cache, cancellationToken).ConfigureAwait(false);
         }
         var app = await WriteLayerAsync(cache, epoch, w => LayerSources.WriteProjectAsync(w, options.ProjectDirectory, ignore, null, cancellationToken)).ConfigureAwait(false);
         return await InBuildContainerAsync(stageId, async containerId =>

@@ -1,0 +1,116 @@
+using System.Diagnostics;
+
+namespace ModWsgi.EndToEnd.Tests;
+
+/// <summary>The build hook runs on the installed dependencies; a cancelled build leaves nothing behind.</summary>
+[Collection(EndToEndCollection.Name)]
+public sealed class BuildHookAndCancelTests(SdkFixture sdk) : IDisposable
+{
+    private readonly TempDirectory _project = new("modwsgi-hook");
+    private readonly string _image = $"e2e-hook-{Guid.NewGuid():N}"[..21];
+    private readonly List<string> _images = [];
+
+    [DockerFact]
+    public async Task The_build_hook_sees_the_dependencies_its_output_is_in_the_image_and_a_source_edit_reruns_only_the_hook()
+    {
+        using var index = PackageIndex.Create(("greeting", "1.0", "TEXT = 'made at build time'\n"));
+        _project.Write("requirements.txt", "greeting==1.0\n");
+        _project.Write(".docker/action_hooks/build", "#!/bin/bash\nmkdir -p generated\npython -c \"import greeting; print(greeting.TEXT)\" > generated/note.txt\necho build-hook-ran\n",
+            (UnixFileMode)0b111_101_101);
+        _project.Write("wsgi.py", App("v1"));
+        var project = sdk.WriteProject(_project.Path, "hooked");
+        string[] properties = ["ContainerRepository=" + _image, "WsgiPipIndexUrl=" + index.Url, "WsgiPipTrustedHost=" + index.Host];
+
+        var first = Publish(project, properties);
+        Assert.Contains(" -----> Running .docker/action_hooks/build", first.StdOut);
+        Assert.Contains("build-hook-ran", first.StdOut);
+        Assert.Contains("Loading the dependency stage " + "modwsgi/stage:", first.StdOut);
+
+        _project.Write("wsgi.py", App("v2"));
+        var second = Publish(project, properties);
+        Assert.Contains("dependencies: cached", second.StdOut);
+        Assert.DoesNotContain("Installing dependencies with pip", second.StdOut);
+        Assert.DoesNotContain("Loading the dependency stage", second.StdOut);
+        Assert.Contains("build-hook-ran", second.StdOut);
+
+        using var container = RunningContainer.Start(_image);
+        var (status, body) = await container.GetAsync("/");
+        Assert.Equal((200, "v2 made at build time"), (status, body));
+    }
+
+    [DockerFact]
+    public void Cancelling_dotnet_build_during_a_step_removes_the_build_container_and_tags_nothing()
+    {
+        _project.Write("wsgi.py", App("never"));
+        _project.Write("requirements.txt", "");
+        _project.Write(".docker/action_hooks/pre-build", "#!/bin/bash\necho waiting-to-be-cancelled\nsleep 300\n", (UnixFileMode)0b111_101_101);
+        var project = sdk.WriteProject(_project.Path, "cancelled");
+
+        var info = new ProcessStartInfo("dotnet", ["build", project, "-t:PublishImage", "-nodeReuse:false", "-tl:off", "-v:n",
+            "-p:ContainerRepository=" + _image, "-p:WsgiCacheDirectory=" + sdk.CacheDirectory])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = _project.Path,
+        };
+        info.Environment["NUGET_PACKAGES"] = sdk.PackagesFolder;
+        using var build = Process.Start(info)!;
+        var output = new System.Text.StringBuilder();
+        var started = new ManualResetEventSlim();
+        build.OutputDataReceived += (_, e) =>
+        {
+            lock (output) output.AppendLine(e.Data);
+            if (e.Data?.Contains("waiting-to-be-cancelled") == true)
+                started.Set();
+        };
+        build.ErrorDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
+        build.BeginOutputReadLine();
+        build.BeginErrorReadLine();
+        try
+        {
+            Assert.True(started.Wait(TimeSpan.FromMinutes(2)), "the pre-build hook never started:\n" + output);
+            Assert.NotEqual("", Run.DockerOk("ps", "-a", "-q", "--filter", "name=modwsgi-build-"));
+
+            // What Ctrl+C sends.
+            Run.Process("kill", ["-INT", build.Id.ToString()]);
+            Assert.True(build.WaitForExit(TimeSpan.FromSeconds(60)), "dotnet build did not stop after SIGINT:\n" + output);
+        }
+        finally
+        {
+            if (!build.HasExited)
+                build.Kill(entireProcessTree: true);
+        }
+
+        Assert.NotEqual(0, build.ExitCode);
+        Assert.Equal("", Run.DockerOk("ps", "-a", "-q", "--filter", "name=modwsgi-build-"));
+        Assert.NotEqual(0, Run.Docker("image", "inspect", _image + ":latest").ExitCode);
+        Assert.DoesNotContain("Unhandled exception", output.ToString());
+    }
+
+    private ProcessResult Publish(string project, string[] properties)
+    {
+        var result = sdk.PublishImage(project, properties);
+        Assert.True(result.ExitCode == 0, "PublishImage failed:\n" + result.Output);
+        var id = result.StdOut.Split('\n').Select(l => l.Trim()).First(l => l.StartsWith("image id: ", StringComparison.Ordinal))["image id: ".Length..];
+        _images.Add(id);
+        foreach (var stage in result.StdOut.Split('\n').Select(l => l.Trim()).Where(l => l.Contains("Loading the dependency stage ")))
+            _images.Add(stage.Split(' ').First(w => w.StartsWith("modwsgi/stage:", StringComparison.Ordinal)));
+        return result;
+    }
+
+    private static string App(string word) => $$"""
+        def application(environ, start_response):
+            note = open('/app/generated/note.txt').read().strip()
+            start_response('200 OK', [('Content-Type', 'text/plain')])
+            return [("{{word}} " + note).encode()]
+        """;
+
+    public void Dispose()
+    {
+        Run.Docker("rmi", "-f", _image + ":latest");
+        foreach (var image in _images)
+            Run.Docker("rmi", "-f", image);
+        _project.Dispose();
+    }
+}
