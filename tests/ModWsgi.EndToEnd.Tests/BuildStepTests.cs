@@ -91,6 +91,34 @@ public sealed class BuildStepTests(SdkFixture sdk) : IDisposable
         Assert.Contains("deploy-hook-ran", container.Logs());
     }
 
+    [DockerFact]
+    public async Task Docker_run_arguments_add_to_the_project_options_and_user_vars_reach_app_and_shell()
+    {
+        _project.Write("webapp/app.py", "import os\ndef application(e, s):\n    s('200 OK', [('Content-Type', 'text/plain')])\n    return [os.environ.get('GREETING', 'unset').encode()]\n");
+        _project.Write("webapp/__init__.py", "");
+        _project.Write("requirements.txt", "");
+        _project.Write(".docker/user_vars/GREETING", "from-user-vars");
+        var project = sdk.WriteProject(_project.Path, "modular", """
+            <PropertyGroup>
+              <WsgiApplicationType>module</WsgiApplicationType>
+              <WsgiEntryPoint>webapp.app</WsgiEntryPoint>
+            </PropertyGroup>
+            """);
+        var build = sdk.PublishImage(project, "ContainerRepository=" + _image);
+        Assert.True(build.ExitCode == 0, "PublishImage failed:\n" + build.Output);
+
+        // `docker run IMAGE --threads 2` replaces Cmd; the module entry point must survive it.
+        using var container = RunningContainer.Start(_image, [], ["--threads", "2"]);
+        var (status, body) = await container.GetAsync("/");
+        Assert.Equal((200, "from-user-vars"), (status, body));
+        var config = Run.DockerOk("exec", container.Id, "cat", "/tmp/modwsgi/httpd.conf");
+        Assert.Contains("threads=2", config);
+        Assert.Contains("webapp.app", Run.DockerOk("exec", container.Id, "cat", "/tmp/modwsgi/handler.wsgi"));
+
+        var shell = Run.Process("docker", ["run", "--rm", "-i", "--entrypoint", "mod_wsgi-docker-shell", _image], stdin: "echo $GREETING\n");
+        Assert.Equal("from-user-vars", shell.StdOut.Trim());
+    }
+
     private static void Git(string directory, params string[] args)
     {
         var result = Run.Process("git", args, workingDirectory: directory);

@@ -18,11 +18,15 @@ public sealed class RunningContainer : IDisposable
 
     public int Port { get; }
 
-    public static RunningContainer Start(string image, params string[] extraRunArgs)
+    public static RunningContainer Start(string image, params string[] extraRunArgs) => Start(image, extraRunArgs, []);
+
+    /// <summary>`docker run -d [runArgs] IMAGE [commandArgs]`, port 80 published on a free loopback port.</summary>
+    public static RunningContainer Start(string image, string[] runArgs, string[] commandArgs)
     {
         var args = new List<string> { "run", "-d", "-p", "127.0.0.1::80" };
-        args.AddRange(extraRunArgs);
+        args.AddRange(runArgs);
         args.Add(image);
+        args.AddRange(commandArgs);
         var id = Run.DockerOk(args.ToArray());
         var mapping = Run.DockerOk("port", id, "80/tcp").Split('\n')[0];
         return new RunningContainer(id, int.Parse(mapping[(mapping.LastIndexOf(':') + 1)..]));

@@ -29,7 +29,9 @@ public sealed class ImageBuilder(IContainerEngine engine, ILogger logger)
     public const string Entrypoint = "mod_wsgi-docker-start";
     /// <summary>Images of base + runtime + dependencies that build hooks run on.</summary>
     public const string StageImagePrefix = "modwsgi/stage:";
-    public static readonly IReadOnlyList<string> RuntimeScripts = ["mod_wsgi-docker-start", "mod_wsgi-docker-shell", "modwsgi-launch"];
+    public static readonly IReadOnlyList<string> RuntimeScripts = ["mod_wsgi-docker-start", "mod_wsgi-docker-shell", "modwsgi-launch", "modwsgi-environment"];
+    /// <summary>The image's server options again, one per line: `docker run IMAGE ARGS` replaces Cmd, and the start script adds ARGS after these instead.</summary>
+    public const string ImageArgsVariable = "MODWSGI_IMAGE_ARGS";
 
     public async Task<BuiltImage> BuildAsync(ImageBuildOptions options, BaseImage baseImage, BuildCache cache, CancellationToken cancellationToken)
     {
@@ -207,7 +209,8 @@ public sealed class ImageBuilder(IContainerEngine engine, ILogger logger)
 
     private static ImageSettings ImageSettingsFor(ImageBuildOptions options, BaseImage baseImage, DateTimeOffset epoch)
     {
-        var env = baseImage.Env.ToList();
+        var cmd = options.Server.ToArguments();
+        var env = baseImage.Env.Append(ImageArgsVariable + "=" + string.Join('\n', cmd)).ToList();
         foreach (var (name, value) in options.EnvironmentVariables)
         {
             env.RemoveAll(e => e.StartsWith(name + "=", StringComparison.Ordinal));
@@ -216,7 +219,7 @@ public sealed class ImageBuilder(IContainerEngine engine, ILogger logger)
         return new ImageSettings
         {
             Entrypoint = [Entrypoint],
-            Cmd = options.Server.ToArguments(),
+            Cmd = cmd,
             WorkingDir = BuildPlan.AppRoot,
             Env = env,
             ExposedPorts = ["80/tcp"],
