@@ -52,6 +52,10 @@ public sealed record ImageBuildOptions
     /// <summary>ContainerLabel items: added to (and overriding) the generated org.opencontainers.image.* labels.</summary>
     public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>ContainerUser: the user the container runs as (e.g. 1001); null keeps the base image's (root,
+    /// with Apache's children and the mod_wsgi daemons as www-data).</summary>
+    public string? User { get; init; }
+
     /// <summary>ContainerEnvironmentVariable items: NAME=value pairs added to the image's environment.</summary>
     public IReadOnlyDictionary<string, string> EnvironmentVariables { get; init; } = new Dictionary<string, string>();
 
@@ -76,6 +80,11 @@ public sealed record WsgiServerOptions
 
     public IReadOnlyList<UrlAlias> UrlAliases { get; init; } = [];
 
+    /// <summary>The port Apache listens on and the image exposes (ContainerPort); 80 unless set.</summary>
+    public int Port { get; init; } = DefaultPort;
+
+    public const int DefaultPort = 80;
+
     /// <summary>Further launcher arguments, as given (e.g. --processes=2).</summary>
     public IReadOnlyList<string> Arguments { get; init; } = [];
 
@@ -91,6 +100,8 @@ public sealed record WsgiServerOptions
             args.AddRange(["--working-directory", WorkingDirectory]);
         foreach (var alias in UrlAliases)
             args.AddRange(["--url-alias", alias.Url, alias.Path]);
+        if (Port != DefaultPort)
+            args.AddRange(["--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         args.AddRange(Arguments);
         return args;
     }

@@ -31,6 +31,9 @@ public sealed class PublishImage : Microsoft.Build.Utilities.Task, ICancelableTa
     public string? ContainerArchiveOutputPath { get; set; }
     public string? ContainerInsecureRegistries { get; set; }
     public string? LocalRegistry { get; set; }
+    public string? ContainerUser { get; set; }
+    /// <summary>Items: Include = port number (Type metadata tcp); the first is the port Apache listens on.</summary>
+    public ITaskItem[]? ContainerPort { get; set; }
     /// <summary>Items: Include = label name, metadata Value.</summary>
     public ITaskItem[]? ContainerLabel { get; set; }
     /// <summary>Items: Include = variable name, metadata Value.</summary>
@@ -99,6 +102,7 @@ public sealed class PublishImage : Microsoft.Build.Utilities.Task, ICancelableTa
         InsecureRegistries = (ContainerInsecureRegistries ?? "").Split([',', ';'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
         CacheDirectory = NullIfEmpty(WsgiCacheDirectory),
         Labels = Pairs(ContainerLabel),
+        User = NullIfEmpty(ContainerUser),
         EnvironmentVariables = Pairs(ContainerEnvironmentVariable),
         Server = new WsgiServerOptions
         {
@@ -106,6 +110,7 @@ public sealed class PublishImage : Microsoft.Build.Utilities.Task, ICancelableTa
             EntryPoint = NullIfEmpty(WsgiEntryPoint),
             CallableObject = NullIfEmpty(WsgiCallableObject),
             WorkingDirectory = NullIfEmpty(WsgiWorkingDirectory),
+            Port = ServerPort(),
             UrlAliases = (WsgiUrlAlias ?? []).Select(i => new UrlAlias(i.ItemSpec, i.GetMetadata("Path"))).ToArray(),
             Arguments = WsgiServerArgument ?? [],
         },
@@ -116,6 +121,15 @@ public sealed class PublishImage : Microsoft.Build.Utilities.Task, ICancelableTa
             TrustedHosts = WsgiPipTrustedHost ?? [],
         },
     };
+
+    private int ServerPort()
+    {
+        if (ContainerPort is not { Length: > 0 } ports)
+            return WsgiServerOptions.DefaultPort;
+        return int.TryParse(ports[0].ItemSpec, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port)
+            ? port
+            : throw new ModWsgiException(DiagnosticCodes.InvalidServerOption, $"ContainerPort '{ports[0].ItemSpec}' is not a port number: use e.g. <ContainerPort Include=\"8080\" />.");
+    }
 
     private static Dictionary<string, string> Pairs(ITaskItem[]? items) =>
         (items ?? []).GroupBy(i => i.ItemSpec).ToDictionary(g => g.Key, g => g.Last().GetMetadata("Value"));

@@ -21,14 +21,14 @@ public sealed class RunningContainer : IDisposable
     public static RunningContainer Start(string image, params string[] extraRunArgs) => Start(image, extraRunArgs, []);
 
     /// <summary>`docker run -d [runArgs] IMAGE [commandArgs]`, port 80 published on a free loopback port.</summary>
-    public static RunningContainer Start(string image, string[] runArgs, string[] commandArgs)
+    public static RunningContainer Start(string image, string[] runArgs, string[] commandArgs, int containerPort = 80)
     {
-        var args = new List<string> { "run", "-d", "-p", "127.0.0.1::80" };
+        var args = new List<string> { "run", "-d", "-p", $"127.0.0.1::{containerPort}" };
         args.AddRange(runArgs);
         args.Add(image);
         args.AddRange(commandArgs);
         var id = Run.DockerOk(args.ToArray());
-        var mapping = Run.DockerOk("port", id, "80/tcp").Split('\n')[0];
+        var mapping = Run.DockerOk("port", id, $"{containerPort}/tcp").Split('\n')[0];
         return new RunningContainer(id, int.Parse(mapping[(mapping.LastIndexOf(':') + 1)..]));
     }
 

@@ -222,8 +222,9 @@ public sealed class ImageBuilder(IContainerEngine engine, ILogger logger)
             Cmd = cmd,
             WorkingDir = BuildPlan.AppRoot,
             Env = env,
-            ExposedPorts = ["80/tcp"],
+            ExposedPorts = [options.Server.Port + "/tcp"],
             Labels = ImageLabels.For(options, epoch),
+            User = options.User,
         };
     }
 

@@ -19,6 +19,10 @@ public static class ServerOptionsValidator
                     $"The WSGI script '{script}' does not exist in '{projectDirectory}': create it, or set WsgiEntryPoint to the script (relative to the project folder), or use WsgiApplicationType 'module' with a dotted module name.");
         }
 
+        if (server.Port is < 1 or > 65535)
+            throw new ModWsgiException(DiagnosticCodes.InvalidServerOption,
+                $"ContainerPort {server.Port} is not a TCP port: use a number from 1 to 65535 (e.g. 8080 for a non-root ContainerUser).");
+
         foreach (var alias in server.UrlAliases)
         {
             if (!alias.Url.StartsWith('/') || string.IsNullOrWhiteSpace(alias.Path))

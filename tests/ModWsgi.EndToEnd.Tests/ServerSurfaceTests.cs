@@ -1,0 +1,70 @@
+namespace ModWsgi.EndToEnd.Tests;
+
+/// <summary>Issue 4 §2: the server as an unprivileged user on a non-privileged port, and MOD_WSGI_* at run time.</summary>
+[Collection(EndToEndCollection.Name)]
+public sealed class ServerSurfaceTests(SdkFixture sdk) : IDisposable
+{
+    private readonly TempDirectory _project = new("modwsgi-surface");
+    private readonly string _image = $"e2e-surface-{Guid.NewGuid():N}"[..24];
+
+    [DockerFact]
+    public async Task ContainerUser_1001_on_ContainerPort_8080_serves_and_every_process_runs_as_1001()
+    {
+        var project = WriteHello("""
+            <PropertyGroup>
+              <ContainerUser>1001</ContainerUser>
+            </PropertyGroup>
+            <ItemGroup>
+              <ContainerPort Include="8080" />
+            </ItemGroup>
+            """);
+        Build(project);
+        var config = System.Text.Json.Nodes.JsonNode.Parse(Run.DockerOk("image", "inspect", _image, "-f", "{{json .Config}}"))!;
+        Assert.Equal("1001", config["User"]!.GetValue<string>());
+        Assert.NotNull(config["ExposedPorts"]!["8080/tcp"]);
+
+        using var container = RunningContainer.Start(_image, [], [], containerPort: 8080);
+        var (status, body) = await container.GetAsync("/");
+        Assert.Equal((200, "hello"), (status, body));
+        var owners = Run.DockerOk("exec", container.Id, "ps", "-eo", "uid=,comm=").Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var servers = owners.Where(o => o.EndsWith("apache2", StringComparison.Ordinal) || o.Contains("wsgi", StringComparison.Ordinal)).ToArray();
+        Assert.NotEmpty(servers);
+        Assert.All(servers, line => Assert.StartsWith("1001 ", line));
+    }
+
+    [DockerFact]
+    public async Task MOD_WSGI_PROCESSES_3_at_docker_run_gives_3_daemon_processes_and_root_images_run_daemons_as_www_data()
+    {
+        Build(WriteHello(""));
+
+        using var container = RunningContainer.Start(_image, ["-e", "MOD_WSGI_PROCESSES=3"], []);
+        var (status, _) = await container.GetAsync("/");
+        Assert.Equal(200, status);
+        // The daemons carry the display name (wsgi:GROUP); give them a moment to all start.
+        string[] daemons = [];
+        for (var i = 0; i < 50 && daemons.Length < 3; i++, Thread.Sleep(100))
+            daemons = Run.DockerOk("exec", container.Id, "ps", "-eo", "user=,args=").Split('\n')
+                .Where(l => l.Contains("(wsgi:", StringComparison.Ordinal)).ToArray();
+        Assert.Equal(3, daemons.Length);
+        Assert.All(daemons, d => Assert.StartsWith("www-data", d.Trim()));
+    }
+
+    private string WriteHello(string body)
+    {
+        _project.Write("wsgi.py", "def application(e, s):\n    s('200 OK', [('Content-Type', 'text/plain')])\n    return [b'hello']\n");
+        _project.Write("requirements.txt", "");
+        return sdk.WriteProject(_project.Path, "surface", body);
+    }
+
+    private void Build(string project)
+    {
+        var build = sdk.PublishImage(project, "ContainerRepository=" + _image);
+        Assert.True(build.ExitCode == 0, "PublishImage failed:\n" + build.Output);
+    }
+
+    public void Dispose()
+    {
+        Run.Docker("rmi", "-f", _image + ":latest");
+        _project.Dispose();
+    }
+}
