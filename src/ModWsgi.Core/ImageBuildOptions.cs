@@ -52,6 +52,15 @@ public sealed record ImageBuildOptions
     /// <summary>ContainerLabel items: added to (and overriding) the generated org.opencontainers.image.* labels.</summary>
     public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>WsgiServer: mod_wsgi (default), gunicorn, waitress, python-app (app.py) or shell-app (app.sh); null lets the folder decide.</summary>
+    public string? WsgiServer { get; init; }
+
+    /// <summary>WsgiFrameworkDetection: guess the kind of app (Django, app.py, app.sh) from the folder.</summary>
+    public bool FrameworkDetection { get; init; } = true;
+
+    /// <summary>WsgiDjangoCollectStatic: run `collectstatic --noinput` in the build of a Django project.</summary>
+    public bool DjangoCollectStatic { get; init; } = true;
+
     /// <summary>ContainerUser: the user the container runs as (e.g. 1001); null keeps the base image's (root,
     /// with Apache's children and the mod_wsgi daemons as www-data).</summary>
     public string? User { get; init; }

@@ -49,6 +49,9 @@ public sealed class PublishImage : Microsoft.Build.Utilities.Task, ICancelableTa
     public string[]? WsgiPipExtraIndexUrl { get; set; }
     public string[]? WsgiPipTrustedHost { get; set; }
     public string? WsgiCacheDirectory { get; set; }
+    public string? WsgiServer { get; set; }
+    public bool WsgiFrameworkDetection { get; set; } = true;
+    public bool WsgiDjangoCollectStatic { get; set; } = true;
     public string? DockerHost { get; set; }
 
     [Output] public string? GeneratedImageId { get; private set; }
@@ -103,6 +106,9 @@ public sealed class PublishImage : Microsoft.Build.Utilities.Task, ICancelableTa
         CacheDirectory = NullIfEmpty(WsgiCacheDirectory),
         Labels = Pairs(ContainerLabel),
         User = NullIfEmpty(ContainerUser),
+        WsgiServer = NullIfEmpty(WsgiServer),
+        FrameworkDetection = WsgiFrameworkDetection,
+        DjangoCollectStatic = WsgiDjangoCollectStatic,
         EnvironmentVariables = Pairs(ContainerEnvironmentVariable),
         Server = new WsgiServerOptions
         {

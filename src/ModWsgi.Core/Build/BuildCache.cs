@@ -34,15 +34,8 @@ public sealed class BuildCache
     }
 
     /// <summary>The cached dependency layer for <paramref name="key"/>, when its entry and blob are both present.</summary>
-    public Layer? FindDependencies(string key)
-    {
-        var entry = ReadJson(EntryPath("deps", key));
-        if (entry?["layer"] is not JsonObject layer)
-            return null;
-        var found = new Layer(new Descriptor(MediaTypes.OciLayerGzip, layer["digest"]!.GetValue<string>(), layer["size"]!.GetValue<long>()),
-            layer["diffId"]!.GetValue<string>());
-        return Blobs.Contains(found.Blob.Digest) ? found : null;
-    }
+    public Layer? FindDependencies(string key) =>
+        ParseLayer((ReadJson(EntryPath("deps", key)) as JsonObject)?["layer"]) is { } found && Blobs.Contains(found.Blob.Digest) ? found : null;
 
     public void SaveDependencies(string key, Layer layer) =>
         WriteJson(EntryPath("deps", key), new JsonObject { ["layer"] = LayerJson(layer) });
@@ -56,15 +49,38 @@ public sealed class BuildCache
     /// <summary>Compressed blobs of a base image's layers (by diff id), exported once per base image id.</summary>
     public IReadOnlyList<Layer>? FindBaseLayers(string baseImageId)
     {
-        if (ReadJson(EntryPath("base", baseImageId)) is not JsonArray layers)
+        if (ReadJson(EntryPath("base", baseImageId)) is not JsonArray entries)
             return null;
-        var found = layers.Select(l => new Layer(new Descriptor(MediaTypes.OciLayerGzip, l!["digest"]!.GetValue<string>(), l["size"]!.GetValue<long>()),
-            l["diffId"]!.GetValue<string>())).ToArray();
-        return found.All(l => Blobs.Contains(l.Blob.Digest)) ? found : null;
+        var layers = entries.Select(ParseLayer).OfType<Layer>().ToArray();
+        return layers.Length == entries.Count && layers.All(l => Blobs.Contains(l.Blob.Digest)) ? layers : null;
     }
 
     public void SaveBaseLayers(string baseImageId, IReadOnlyList<Layer> layers) =>
         WriteJson(EntryPath("base", baseImageId), new JsonArray(layers.Select(l => (JsonNode?)LayerJson(l)).ToArray()));
+
+    /// <summary>A layer entry, or null for anything else: the cache is shared across SDK versions and may hold other shapes.</summary>
+    private static Layer? ParseLayer(JsonNode? node)
+    {
+        if (node is not JsonObject layer
+            || layer["digest"] is not JsonValue digest || !digest.TryGetValue<string>(out var blobDigest) || !IsDigest(blobDigest)
+            || layer["diffId"] is not JsonValue diff || !diff.TryGetValue<string>(out var diffId) || !IsDigest(diffId)
+            || layer["size"] is not JsonValue sizeValue || !sizeValue.TryGetValue<long>(out var size))
+            return null;
+        return new Layer(new Descriptor(MediaTypes.OciLayerGzip, blobDigest, size), diffId);
+    }
+
+    private static bool IsDigest(string value)
+    {
+        try
+        {
+            Digests.Hex(value);
+            return true;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
 
     private static JsonObject LayerJson(Layer layer) =>
         new() { ["digest"] = layer.Blob.Digest, ["size"] = layer.Blob.Size, ["diffId"] = layer.DiffId };

@@ -67,6 +67,7 @@ public sealed record BuildPlan(
         }
 
         var buildHook = AddHook(ActionHooks.Build, projectDirectory, warnings);
+        inputs.AddRange(inputs.SelectMany(input => SymlinkTargets(projectDirectory, input)).ToArray());
         var distinctInputs = inputs.Contains(WholeProject) ? [WholeProject] : inputs.Distinct(StringComparer.Ordinal).ToArray();
         return new BuildPlan(steps, buildHook, distinctInputs, warnings, requirements);
     }
@@ -80,6 +81,20 @@ public sealed record BuildPlan(
             path == input
             || path.StartsWith(input + "/", StringComparison.Ordinal)
             || input.StartsWith(path + "/", StringComparison.Ordinal));
+    }
+
+    /// <summary>A symlinked input (requirements.txt -> requirements/prod.txt) needs what it points at, inside the project.</summary>
+    private static IEnumerable<string> SymlinkTargets(string projectDirectory, string input)
+    {
+        var path = Path.Combine(projectDirectory, input);
+        for (var hops = 0; hops < 40 && new FileInfo(path).LinkTarget is { } target; hops++)
+        {
+            path = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(path)!, target));
+            var relative = Path.GetRelativePath(projectDirectory, path).Replace('\\', '/');
+            if (relative == ".." || relative.StartsWith("../", StringComparison.Ordinal) || Path.IsPathRooted(relative))
+                yield break;
+            yield return relative;
+        }
     }
 
     private static BuildStep? AddHook(string hook, string projectDirectory, List<PlanWarning> warnings)

@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text;
 using ModWsgi.Core.Oci;
 using ModWsgi.Core.Project;
@@ -30,8 +29,7 @@ public sealed record DependencyKey(string Key, IReadOnlyDictionary<string, strin
             else if (file.Info is FileInfo info)
             {
                 using var content = info.OpenRead();
-                var executable = (info.UnixFileMode & (UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute)) != 0;
-                components["input " + file.RelativePath] = Digests.Sha256(content) + (executable ? " +x" : "");
+                components["input " + file.RelativePath] = Digests.Sha256(content) + (ActionHooks.IsExecutable(info.FullName) ? " +x" : "");
             }
         }
         var key = Digests.Sha256(Encoding.UTF8.GetBytes(string.Concat(components.Select(c => $"{c.Key}={c.Value}\n"))));

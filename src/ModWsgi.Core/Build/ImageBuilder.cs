@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using ModWsgi.Core.Diagnostics;
 using ModWsgi.Core.Engine;
@@ -32,14 +33,23 @@ public sealed class ImageBuilder(IContainerEngine engine, ILogger logger)
     public static readonly IReadOnlyList<string> RuntimeScripts = ["mod_wsgi-docker-start", "mod_wsgi-docker-shell", "modwsgi-launch", "modwsgi-environment"];
     /// <summary>The image's server options again, one per line: `docker run IMAGE ARGS` replaces Cmd, and the start script adds ARGS after these instead.</summary>
     public const string ImageArgsVariable = "MODWSGI_IMAGE_ARGS";
+    /// <summary>Which server mod_wsgi-docker-start runs: mod_wsgi (when absent), gunicorn, waitress, python-app, shell-app.</summary>
+    public const string ServerVariable = "MODWSGI_SERVER";
 
     public async Task<BuiltImage> BuildAsync(ImageBuildOptions options, BaseImage baseImage, BuildCache cache, CancellationToken cancellationToken)
     {
         var runtimeFiles = RuntimeScriptPaths(options);
-        ServerOptionsValidator.Validate(options.ProjectDirectory, options.Server);
         var plan = BuildPlan.Create(options.ProjectDirectory);
+        var detected = FrameworkDetection.Detect(options.ProjectDirectory, options.WsgiServer,
+            entryPointGiven: options.Server.EntryPoint is not null || options.Server.ApplicationType != "script",
+            options.FrameworkDetection, plan.Requirements);
+        if (detected.Django is null && detected.Server is not (ServerKind.PythonApp or ServerKind.ShellApp))
+            ServerOptionsValidator.Validate(options.ProjectDirectory, options.Server);
         foreach (var warning in plan.Warnings)
             logger.LogWarning(new EventId(warning.Code.Number, warning.Code.Id), "{Message}", warning.Message);
+        if (detected.Server != ServerKind.ModWsgi || detected.Django is not null)
+            logger.LogInformation(" -----> Detected: server {Server}{Django}", FrameworkDetection.Name(detected.Server),
+                detected.Django is { } d ? $", Django project (settings {d.SettingsModule})" : "");
 
         var ignore = DockerIgnore.Load(options.ProjectDirectory);
         var epoch = SourceDateEpoch.Resolve(options.ProjectDirectory, options.SourceDateEpoch ?? Environment.GetEnvironmentVariable("SOURCE_DATE_EPOCH"));
@@ -48,15 +58,32 @@ public sealed class ImageBuilder(IContainerEngine engine, ILogger logger)
         var dependencies = await DependenciesAsync(options, plan, ignore, baseImage, runtime, cache, cancellationToken).ConfigureAwait(false);
         var added = new List<AddedLayer>
         {
-            new(runtime, "ModWsgi.Sdk runtime: mod_wsgi-docker-start, mod_wsgi-docker-shell, modwsgi-launch"),
+            new(runtime, "ModWsgi.Sdk runtime: " + string.Join(", ", RuntimeScripts)),
             new(dependencies, "ModWsgi.Sdk dependencies: " + string.Join(", ", plan.DependencySteps.Select(s => s.Name).DefaultIfEmpty("none"))),
         };
-        var application = plan.BuildHook is { } hook
-            ? await ApplicationWithBuildHookAsync(options, hook, ignore, baseImage, added, epoch, cache, cancellationToken).ConfigureAwait(false)
-            : await WriteLayerAsync(cache, epoch, w => LayerSources.WriteProjectAsync(w, options.ProjectDirectory, ignore, null, cancellationToken)).ConfigureAwait(false);
-        added.Add(new AddedLayer(application, "ModWsgi.Sdk application: /app" + (plan.BuildHook is null ? "" : " + .docker/action_hooks/build")));
 
-        var config = ImageConfigWriter.Write(baseImage, added, ImageSettingsFor(options, baseImage, epoch), epoch);
+        var appSteps = new List<BuildStep>();
+        if (detected.Django is { } django)
+            appSteps.Add(DjangoSupport.Step(django, options.DjangoCollectStatic));
+        if (plan.BuildHook is { } hook)
+            appSteps.Add(hook);
+        var server = options.Server;
+        Layer application;
+        if (appSteps.Count == 0)
+        {
+            application = await WriteLayerAsync(cache, epoch, w => LayerSources.WriteProjectAsync(w, options.ProjectDirectory, ignore, null, cancellationToken)).ConfigureAwait(false);
+        }
+        else
+        {
+            var settings = new DjangoSettingsReader();
+            application = await ApplicationInContainerAsync(options, appSteps, settings.Observe, ignore, baseImage, added, epoch, cache, cancellationToken).ConfigureAwait(false);
+            if (detected.Django is { } found)
+                server = DjangoSupport.Apply(server, found, settings.Result ?? throw DjangoSupport.Unreadable(found));
+        }
+        added.Add(new AddedLayer(application, "ModWsgi.Sdk application: /app" + (appSteps.Count == 0 ? "" : " + " + string.Join(", ", appSteps.Select(s => s.Name)))));
+
+        var effective = options with { Server = server };
+        var config = ImageConfigWriter.Write(baseImage, added, ImageSettingsFor(effective, detected.Server, baseImage, epoch), epoch);
         return new BuiltImage(baseImage, added, config);
     }
 
@@ -84,7 +111,9 @@ public sealed class ImageBuilder(IContainerEngine engine, ILogger logger)
     {
         var key = DependencyKey.Compute(options.ProjectDirectory, plan, ignore, baseImage.Id, runtime.DiffId, options.Pip);
         var notes = cache.ReadProjectNotes(options.ProjectDirectory);
-        var previous = notes["dependencies"]?.AsObject().ToDictionary(p => p.Key, p => p.Value!.GetValue<string>());
+        var previous = (notes["dependencies"] as JsonObject)?
+            .Where(p => p.Value is JsonValue v && v.TryGetValue<string>(out _))
+            .ToDictionary(p => p.Key, p => p.Value!.GetValue<string>());
         if (cache.FindDependencies(key.Key) is { } cached)
         {
             logger.LogInformation(" -----> dependencies: cached (key {Key})", key.Key);
@@ -95,7 +124,7 @@ public sealed class ImageBuilder(IContainerEngine engine, ILogger logger)
             cached = await RunDependencyStepsAsync(options, plan, ignore, baseImage, cache, cancellationToken).ConfigureAwait(false);
             cache.SaveDependencies(key.Key, cached);
         }
-        notes["dependencies"] = new System.Text.Json.Nodes.JsonObject(key.Components.Select(c => KeyValuePair.Create(c.Key, (System.Text.Json.Nodes.JsonNode?)c.Value)));
+        notes["dependencies"] = new JsonObject(key.Components.Select(c => KeyValuePair.Create(c.Key, (JsonNode?)c.Value)));
         cache.WriteProjectNotes(options.ProjectDirectory, notes);
         return cached;
     }
@@ -121,10 +150,10 @@ public sealed class ImageBuilder(IContainerEngine engine, ILogger logger)
         }, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<Layer> ApplicationWithBuildHookAsync(ImageBuildOptions options, BuildStep hook, DockerIgnore ignore, BaseImage baseImage,
-        IReadOnlyList<AddedLayer> below, DateTimeOffset epoch, BuildCache cache, CancellationToken cancellationToken)
+    private async Task<Layer> ApplicationInContainerAsync(ImageBuildOptions options, IReadOnlyList<BuildStep> steps, Action<string> onLine,
+        DockerIgnore ignore, BaseImage baseImage, IReadOnlyList<AddedLayer> below, DateTimeOffset epoch, BuildCache cache, CancellationToken cancellationToken)
     {
-        // The hook needs the dependencies installed: run it on base + runtime + dependencies, loaded once into the engine.
+        // These steps need the dependencies installed: run them on base + runtime + dependencies, loaded once into the engine.
         var stageConfig = ImageConfigWriter.Write(baseImage, below, new ImageSettings { Env = baseImage.Env, WorkingDir = BuildPlan.AppRoot }, SourceDateEpoch.Fixed);
         var stageId = Digests.Sha256(stageConfig);
         if (await engine.InspectImageAsync(stageId, cancellationToken).ConfigureAwait(false) is null)
@@ -139,7 +168,8 @@ public sealed class ImageBuilder(IContainerEngine engine, ILogger logger)
         {
             await using (var blob = cache.Blobs.OpenRead(app.Blob.Digest))
                 await engine.PutArchiveAsync(containerId, "/", blob, cancellationToken).ConfigureAwait(false);
-            await RunStepAsync(containerId, hook, options, cancellationToken).ConfigureAwait(false);
+            foreach (var step in steps)
+                await RunStepAsync(containerId, step, options, cancellationToken, onLine).ConfigureAwait(false);
             return await WriteLayerAsync(cache, epoch, w => ContainerDiffCapture.CaptureAsync(engine, containerId, w, _ => false, cancellationToken)).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
     }
@@ -173,7 +203,7 @@ public sealed class ImageBuilder(IContainerEngine engine, ILogger logger)
         }
     }
 
-    private async Task RunStepAsync(string containerId, BuildStep step, ImageBuildOptions options, CancellationToken cancellationToken)
+    private async Task RunStepAsync(string containerId, BuildStep step, ImageBuildOptions options, CancellationToken cancellationToken, Action<string>? onLine = null)
     {
         logger.LogInformation(" -----> {Title}", step.Title);
         var tail = new Queue<string>();
@@ -187,6 +217,7 @@ public sealed class ImageBuilder(IContainerEngine engine, ILogger logger)
         var exitCode = await engine.ExecAsync(containerId, exec, line =>
         {
             logger.LogInformation("       {Line}", line.Text);
+            onLine?.Invoke(line.Text);
             tail.Enqueue(line.Text);
             if (tail.Count > FailureTailLines)
                 tail.Dequeue();
@@ -207,10 +238,12 @@ public sealed class ImageBuilder(IContainerEngine engine, ILogger logger)
         return await writer.CompleteAsync().ConfigureAwait(false);
     }
 
-    private static ImageSettings ImageSettingsFor(ImageBuildOptions options, BaseImage baseImage, DateTimeOffset epoch)
+    private static ImageSettings ImageSettingsFor(ImageBuildOptions options, ServerKind server, BaseImage baseImage, DateTimeOffset epoch)
     {
         var cmd = options.Server.ToArguments();
         var env = baseImage.Env.Append(ImageArgsVariable + "=" + string.Join('\n', cmd)).ToList();
+        if (server != ServerKind.ModWsgi)
+            env.Add(ServerVariable + "=" + FrameworkDetection.Name(server));
         foreach (var (name, value) in options.EnvironmentVariables)
         {
             env.RemoveAll(e => e.StartsWith(name + "=", StringComparison.Ordinal));

@@ -33,6 +33,8 @@ public static class DiagnosticCodes
     public static readonly DiagnosticCode RuntimeFilesMissing = new(2009, "The SDK's runtime scripts are missing");
     public static readonly DiagnosticCode HookNotExecutable = new(2010, "An action hook exists but is not executable");
     public static readonly DiagnosticCode InvalidDockerIgnorePattern = new(2011, "A .dockerignore pattern is malformed");
+    public static readonly DiagnosticCode ServerNotInRequirements = new(2012, "The chosen WsgiServer is not in the requirements");
+    public static readonly DiagnosticCode DjangoSettingsUnreadable = new(5003, "The Django settings could not be read in the build");
 
     // 3xxx engine and tools
     public static readonly DiagnosticCode EngineUnreachable = new(3001, "No container engine answers");

@@ -115,7 +115,7 @@ public sealed class LayerWriter : IAsyncDisposable
 
     private GnuTarEntry Entry(TarEntryType type, string name, UnixFileMode mode, int uid, int gid)
     {
-        var time = _epoch;
+        // No access/change times: old-GNU readers would take those header bytes for the ustar name prefix.
         return new GnuTarEntry(type, name)
         {
             Mode = mode,
@@ -123,9 +123,7 @@ public sealed class LayerWriter : IAsyncDisposable
             Gid = gid,
             UserName = "",
             GroupName = "",
-            ModificationTime = time,
-            AccessTime = time,
-            ChangeTime = time,
+            ModificationTime = _epoch,
         };
     }
 

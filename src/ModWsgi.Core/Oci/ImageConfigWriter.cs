@@ -27,7 +27,7 @@ public static class ImageConfigWriter
 {
     public static byte[] Write(BaseImage baseImage, IReadOnlyList<AddedLayer> added, ImageSettings settings, DateTimeOffset created)
     {
-        var timestamp = created.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ");
+        var timestamp = created.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
         var config = new JsonObject
         {
             ["Env"] = Array(settings.Env),

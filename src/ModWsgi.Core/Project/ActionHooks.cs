@@ -12,9 +12,14 @@ public static class ActionHooks
     public static string RelativePath(string hook) => ".docker/action_hooks/" + hook;
 
     /// <summary>Probes the hook file; any of the user, group or other execute bits makes it executable.</summary>
-    public static HookState Probe(string projectDirectory, string hook)
+    public static HookState Probe(string projectDirectory, string hook) => ProbeFile(Path.Combine(projectDirectory, RelativePath(hook)));
+
+    /// <summary>True for an existing file with an execute bit (app.sh, hooks).</summary>
+    public static bool IsExecutable(string path) => ProbeFile(path) == HookState.Executable;
+
+    /// <summary>The executable-bit rule of hooks, for any file.</summary>
+    public static HookState ProbeFile(string path)
     {
-        var path = Path.Combine(projectDirectory, RelativePath(hook));
         // File.Exists is false for a directory, which the build could not run either.
         if (!File.Exists(path))
             return HookState.Missing;

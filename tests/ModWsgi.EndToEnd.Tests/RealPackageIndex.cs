@@ -1,0 +1,143 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Text.RegularExpressions;
+
+namespace ModWsgi.EndToEnd.Tests;
+
+/// <summary>
+/// A PEP 503 index of real projects (Django, Flask, gunicorn, waitress, their dependencies, setuptools and
+/// wheel) built by eng/build-package-index.sh from Debian bookworm's packages into artifacts/package-index,
+/// once per test run (the script itself is skipped when its stamp is current), and served by python3's
+/// http.server on the Docker bridge gateway so build containers can reach it. Usable as a class fixture
+/// or with <c>using var index = new RealPackageIndex();</c>; pin versions with <see cref="VersionOf"/>.
+/// </summary>
+public sealed class RealPackageIndex : IDisposable
+{
+    private static readonly Lazy<string> Built = new(Build, LazyThreadSafetyMode.ExecutionAndPublication);
+
+    private readonly Process _server;
+
+    public RealPackageIndex()
+    {
+        Directory = Built.Value;
+        Host = BridgeGateway();
+        Port = FreePort();
+        _server = Process.Start(new ProcessStartInfo("python3", ["-m", "http.server", Port.ToString(), "--bind", Host, "--directory", Directory])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        })!;
+        _server.OutputDataReceived += (_, _) => { };
+        _server.ErrorDataReceived += (_, _) => { };
+        _server.BeginOutputReadLine();
+        _server.BeginErrorReadLine();
+        try
+        {
+            WaitForPort(Host, Port);
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The folder holding wheels/ and simple/ (artifacts/package-index).</summary>
+    public string Directory { get; }
+
+    public string Host { get; }
+
+    public int Port { get; }
+
+    /// <summary>The index URL for pip's --index-url; pip also needs --trusted-host <see cref="Host"/> (plain HTTP).</summary>
+    public string Url => $"http://{Host}:{Port}/simple/";
+
+    /// <summary>The version of a project's wheel in the index, e.g. VersionOf("django") = "3.2.25", for pins like Django==3.2.25.</summary>
+    public string VersionOf(string project)
+    {
+        var wanted = Normalize(project);
+        var versions = System.IO.Directory.GetFiles(Path.Combine(Directory, "wheels"), "*.whl")
+            .Select(file => Path.GetFileName(file).Split('-'))
+            .Where(parts => parts.Length >= 5 && Normalize(parts[0]) == wanted)
+            .Select(parts => parts[1])
+            .ToList();
+        if (versions.Count == 0)
+            throw new ArgumentException($"No wheel of '{project}' in {Directory}/wheels.", nameof(project));
+        return versions.OrderBy(v => v, Comparer<string>.Create(CompareVersions)).Last();
+    }
+
+    public void Dispose()
+    {
+        if (!_server.HasExited)
+        {
+            _server.Kill(entireProcessTree: true);
+            _server.WaitForExit();
+        }
+        _server.Dispose();
+    }
+
+    private static string Build()
+    {
+        var repo = RepositoryRootAttribute.Get();
+        var output = Path.Combine(repo, "artifacts", "package-index");
+        var result = Run.Process(Path.Combine(repo, "eng", "build-package-index.sh"), [output], timeout: TimeSpan.FromMinutes(10));
+        if (result.ExitCode != 0)
+            throw new InvalidOperationException($"eng/build-package-index.sh {output} failed ({result.ExitCode}):\n{result.Output}");
+        return output;
+    }
+
+    /// <summary>PEP 503: lowercase, runs of '-', '_' and '.' become one '-'.</summary>
+    private static string Normalize(string name) => Regex.Replace(name, "[-_.]+", "-").ToLowerInvariant();
+
+    private static int CompareVersions(string a, string b)
+    {
+        var x = a.Split('.');
+        var y = b.Split('.');
+        for (var i = 0; i < Math.Max(x.Length, y.Length); i++)
+        {
+            var p = i < x.Length ? x[i] : "0";
+            var q = i < y.Length ? y[i] : "0";
+            var order = int.TryParse(p, out var m) && int.TryParse(q, out var n) ? m.CompareTo(n) : string.CompareOrdinal(p, q);
+            if (order != 0)
+                return order;
+        }
+        return 0;
+    }
+
+    /// <summary>The host's address on Docker's default bridge, which build containers can reach (as in <see cref="PackageIndex"/>).</summary>
+    private static string BridgeGateway()
+    {
+        var ipam = System.Text.Json.Nodes.JsonNode.Parse(Run.DockerOk("network", "inspect", "bridge", "-f", "{{json .IPAM.Config}}"))![0]!;
+        if (ipam["Gateway"]?.GetValue<string>() is { Length: > 0 } gateway)
+            return gateway;
+        // Some engines (Debian's 20.10) leave Gateway empty: the bridge takes the subnet's first address.
+        var network = System.Net.IPAddress.Parse(ipam["Subnet"]!.GetValue<string>().Split('/')[0]).GetAddressBytes();
+        network[3] += 1;
+        return new System.Net.IPAddress(network).ToString();
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static void WaitForPort(string host, int port)
+    {
+        for (var i = 0; i < 100; i++)
+        {
+            try
+            {
+                using var client = new TcpClient(host, port);
+                return;
+            }
+            catch (SocketException)
+            {
+                Thread.Sleep(100);
+            }
+        }
+        throw new TimeoutException($"The real package index did not start on {host}:{port}.");
+    }
+}
