@@ -1,39 +1,62 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
 
 namespace ModWsgi.Core.Tests;
 
 /// <summary>
 /// Runs the in-image launcher (sdk/ModWsgi.Sdk/runtime/modwsgi-launch, copied to the output folder)
-/// with the host's python3 and --dry-run, and checks the Apache configuration it would start with.
+/// with the host's python3 and --dry-run, and checks the Apache configuration it would start with,
+/// or for gunicorn/waitress the command line. The entry point mod_wsgi-docker-start runs with the
+/// host's bash in a temporary app folder.
 /// </summary>
+// The runtime runs in Linux images: these tests run it with the host's python3 and bash.
+[UnsupportedOSPlatform("windows")]
 public class LauncherTests
 {
-    private static readonly string Launcher = Path.Combine(AppContext.BaseDirectory, "runtime", "modwsgi-launch");
+    private static readonly string Runtime = Path.Combine(AppContext.BaseDirectory, "runtime");
+    private static readonly string Launcher = Path.Combine(Runtime, "modwsgi-launch");
+    private static readonly string StartScript = Path.Combine(Runtime, "mod_wsgi-docker-start");
 
-    private sealed record Result(int ExitCode, string Stdout, string Stderr);
+    [DllImport("libc", EntryPoint = "geteuid")]
+    private static extern uint GetEffectiveUserId();
 
-    private static async Task<Result> Run(IEnumerable<string> args, IDictionary<string, string>? environment = null, bool dryRun = true)
+    /// <summary>Started as root, gunicorn runs its workers as www-data (as Apache's User/Group).</summary>
+    private static readonly string GunicornUser = GetEffectiveUserId() == 0 ? " --user www-data --group www-data" : "";
+
+    private sealed record Result(int ExitCode, string Stdout, string Stderr, int ProcessId = 0);
+
+    private static Task<Result> Run(IEnumerable<string> args, IDictionary<string, string>? environment = null, bool dryRun = true)
     {
         Assert.True(File.Exists(Launcher), $"launcher not copied to the output folder: {Launcher}");
-        var start = new ProcessStartInfo("python3")
+        return Start("python3", [Launcher, .. dryRun ? ["--dry-run"] : Array.Empty<string>(), .. args], environment);
+    }
+
+    /// <summary>Runs the image's entry point with bash; MODWSGI_APP_ROOT (in environment) is the app folder.</summary>
+    private static Task<Result> RunStartScript(IEnumerable<string> args, IDictionary<string, string> environment)
+    {
+        Assert.True(File.Exists(StartScript), $"start script not copied to the output folder: {StartScript}");
+        return Start("bash", [StartScript, .. args], environment);
+    }
+
+    private static async Task<Result> Start(string program, IEnumerable<string> args, IDictionary<string, string>? environment)
+    {
+        var start = new ProcessStartInfo(program)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        start.ArgumentList.Add(Launcher);
-        if (dryRun)
-        {
-            start.ArgumentList.Add("--dry-run");
-        }
         foreach (var arg in args)
         {
             start.ArgumentList.Add(arg);
         }
-        // The launcher reads MOD_WSGI_* (and MODWSGI_APP_ROOT): none may leak in from the test host.
+        // The runtime reads MOD_WSGI_*, MODWSGI_* (the image's settings), PORT and PYTHONPATH: none may
+        // leak in from the test host.
         foreach (var key in start.Environment.Keys.ToList())
         {
-            if (key.StartsWith("MOD_WSGI_", StringComparison.Ordinal) || key == "MODWSGI_APP_ROOT")
+            if (key.StartsWith("MOD_WSGI_", StringComparison.Ordinal) || key.StartsWith("MODWSGI_", StringComparison.Ordinal)
+                || key is "PORT" or "PYTHONPATH")
             {
                 start.Environment.Remove(key);
             }
@@ -51,7 +74,22 @@ public class LauncherTests
         var stderr = process.StandardError.ReadToEndAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         await process.WaitForExitAsync(timeout.Token);
-        return new Result(process.ExitCode, await stdout, await stderr);
+        return new Result(process.ExitCode, await stdout, await stderr, process.Id);
+    }
+
+    /// <summary>What runs waitress-serve's code with SIGTERM made to stop it (PID 1 ignores an unhandled SIGTERM).</summary>
+    private const string Waitress = "/opt/venv/bin/python -c 'import signal, sys; from waitress.runner import run; " +
+        "signal.signal(signal.SIGTERM, signal.default_int_handler); sys.exit(run())'";
+
+    /// <summary>gunicorn/waitress --dry-run: the one command line it would exec.</summary>
+    private static async Task<string> CommandLine(string[] args, IDictionary<string, string>? environment = null)
+    {
+        var result = await Run(args, environment);
+        Assert.True(result.ExitCode == 0, $"exit {result.ExitCode}: {result.Stderr}");
+        Assert.DoesNotContain("Traceback", result.Stderr);
+        var lines = result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(lines.Length == 1, $"expected one command line, got:\n{result.Stdout}");
+        return lines[0];
     }
 
     private static async Task<string> Config(params string[] args) => await Config(args, null);
@@ -386,5 +424,307 @@ public class LauncherTests
         Assert.StartsWith("modwsgi-launch: error: ", result.Stderr);
         Assert.Contains(message, result.Stderr);
         Assert.DoesNotContain("Traceback", result.Stderr);
+    }
+
+    // ----- --server gunicorn / waitress -----
+
+    [Fact]
+    public async Task Gunicorn_ScriptApp_BindsAllAddressesWithWorkersThreadsChdirTimeoutAndAccessLog()
+    {
+        var line = await CommandLine(["--server", "gunicorn", "--log-to-terminal", "--startup-log", "--port", "80",
+            "--processes", "3", "--threads", "2", "--request-timeout", "60", "--access-log"]);
+
+        Assert.Equal("/opt/venv/bin/gunicorn --bind 0.0.0.0:80 --workers 3 --threads 2 --chdir /app --timeout 60 " +
+            $"--access-logfile - --error-logfile - --log-level warning{GunicornUser} wsgi:application", line);
+    }
+
+    [Fact]
+    public async Task Gunicorn_Defaults_NoTimeoutMaxRequestsAccessLogOrReload()
+    {
+        var line = await CommandLine(["--server=gunicorn"]);
+
+        Assert.Equal("/opt/venv/bin/gunicorn --bind 0.0.0.0:8000 --workers 1 --threads 5 --chdir /app " +
+            $"--error-logfile - --log-level warning{GunicornUser} wsgi:application", line);
+    }
+
+    [Fact]
+    public async Task Gunicorn_ModuleApp_UsesTheEntryPointAndMapsTheOtherOptions()
+    {
+        var line = await CommandLine(["--server", "gunicorn", "--application-type", "module", "--entry-point", "example.wsgi",
+            "--callable-object", "app", "--working-directory", "example", "--python-path", "lib", "--python-path", "/opt/extra",
+            "--maximum-requests", "1000", "--request-timeout", "0", "--log-level", "crit", "--reload-on-changes",
+            "--python-home", "/srv/venv"]);
+
+        Assert.Equal("/srv/venv/bin/gunicorn --bind 0.0.0.0:8000 --workers 1 --threads 5 --chdir /app/example --timeout 0 " +
+            $"--max-requests 1000 --error-logfile - --log-level critical --reload{GunicornUser} " +
+            "--pythonpath /app/lib,/opt/extra example.wsgi:app", line);
+    }
+
+    [Theory]
+    [InlineData("warn", "warning")]
+    [InlineData("crit", "critical")]
+    [InlineData("alert", "critical")]
+    [InlineData("emerg", "critical")]
+    [InlineData("error", "error")]
+    [InlineData("info", "info")]
+    [InlineData("debug", "debug")]
+    public async Task Gunicorn_LogLevelIsMappedToGunicornsLevels(string apacheLevel, string gunicornLevel)
+    {
+        var line = await CommandLine(["--server", "gunicorn", "--log-level", apacheLevel]);
+
+        Assert.Contains($" --log-level {gunicornLevel} ", line);
+    }
+
+    [Theory]
+    // A NAME.py under the working directory is imported by its dotted name (Django's mysite/wsgi.py).
+    [InlineData(new[] { "--entry-point", "mysite/wsgi.py" }, " --chdir /app ", "", "mysite.wsgi:application")]
+    [InlineData(new[] { "--working-directory", "site", "--entry-point", "site/serve/app.py", "--callable-object", "app" },
+        " --chdir /app/site ", "", "serve.app:app")]
+    // Under a --python-path directory: imported from there, nothing to add.
+    [InlineData(new[] { "--python-path", "src", "--entry-point", "src/pkg/main.py" }, " --chdir /app ", " --pythonpath /app/src", "pkg.main:application")]
+    // Elsewhere, or not reachable by a dotted name: its own directory goes on the path.
+    [InlineData(new[] { "--entry-point", "/srv/other/main.py" }, " --chdir /app ", " --pythonpath /srv/other", "main:application")]
+    [InlineData(new[] { "--working-directory", "site", "--entry-point", "wsgi.py" }, " --chdir /app/site ", " --pythonpath /app", "wsgi:application")]
+    [InlineData(new[] { "--entry-point", "my-site/wsgi.py" }, " --chdir /app ", " --pythonpath /app/my-site", "wsgi:application")]
+    public async Task Gunicorn_ScriptApp_IsImportedAsAModule(string[] args, string chdir, string pythonPath, string application)
+    {
+        var line = await CommandLine(["--server", "gunicorn", .. args]);
+
+        Assert.Contains(chdir, line);
+        Assert.EndsWith($"{GunicornUser}{pythonPath} {application}", line);
+    }
+
+    [Fact]
+    public async Task Gunicorn_ProcessesAndThreadsFromTheEnvironment_OverrideTheOptions()
+    {
+        var line = await CommandLine(["--server", "gunicorn", "--processes", "2", "--threads", "3", "--port", "80"],
+            new Dictionary<string, string> { ["MOD_WSGI_PROCESSES"] = "4", ["MOD_WSGI_THREADS"] = "8", ["MOD_WSGI_PORT"] = "8080" });
+
+        Assert.StartsWith("/opt/venv/bin/gunicorn --bind 0.0.0.0:8080 --workers 4 --threads 8 --chdir /app ", line);
+    }
+
+    [Fact]
+    public async Task Server_ImageDefaultThenOptionThenEnvironment()
+    {
+        var image = new Dictionary<string, string> { ["MODWSGI_SERVER"] = "gunicorn" };
+        var fromImage = await CommandLine([], image);
+        var optionOverImage = await CommandLine(["--server", "waitress"], image);
+        var environmentOverOption = await Run(["--server", "waitress"],
+            new Dictionary<string, string> { ["MODWSGI_SERVER"] = "gunicorn", ["MOD_WSGI_SERVER"] = "mod_wsgi" });
+
+        Assert.StartsWith("/opt/venv/bin/gunicorn ", fromImage);
+        Assert.Contains(Waitress + " ", optionOverImage);
+        Assert.Equal(0, environmentOverOption.ExitCode);
+        Assert.Equal("WSGIProcessGroup modwsgi", Directive(environmentOverOption.Stdout, "WSGIProcessGroup"));
+    }
+
+    [Fact]
+    public async Task Waitress_ChangesToTheWorkingDirectoryAndListensOnAllAddresses()
+    {
+        var line = await CommandLine(["--server", "waitress", "--port", "8080", "--threads", "7",
+            "--working-directory", "site", "--entry-point", "site/wsgi.py", "--callable-object", "app"]);
+
+        Assert.Equal($"cd /app/site && {Waitress} '--listen=*:8080' --threads=7 wsgi:app", line);
+    }
+
+    [Fact]
+    public async Task Waitress_ModuleApp_PythonPathGoesToPythonpath_AndSeveralProcessesAreAWarning()
+    {
+        var result = await Run(["--server", "waitress", "--application-type", "module", "--entry-point", "example.wsgi",
+            "--working-directory", "example", "--python-path", "lib", "--processes", "3", "--access-log"]);
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Equal($"cd /app/example && PYTHONPATH=/app/lib {Waitress} '--listen=*:8000' --threads=5 example.wsgi:application\n",
+            result.Stdout);
+        Assert.Contains("modwsgi-launch: warning: waitress is single-process: --processes 3 is ignored", result.Stderr);
+        Assert.Contains("modwsgi-launch: warning: waitress has no equivalent of --access-log: ignored", result.Stderr);
+        Assert.Contains("modwsgi-launch: serving module example.wsgi on port 8000 with waitress (1 process x 5 threads)", result.Stderr);
+    }
+
+    [Theory]
+    [InlineData("gunicorn")]
+    [InlineData("waitress")]
+    public async Task UrlAliases_WithGunicornOrWaitress_AreIgnoredWithAWarning(string server)
+    {
+        var result = await Run(["--server", server, "--url-alias", "/static", "static"]);
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains($"modwsgi-launch: warning: static files (--url-alias, --document-root) are served only by mod_wsgi (Apache): {server} ignores them",
+            result.Stderr);
+        Assert.DoesNotContain("static", result.Stdout);
+    }
+
+    [Theory]
+    [InlineData("--application-type paste is not supported with --server gunicorn", "--server", "gunicorn", "--application-type", "paste", "--entry-point", "production.ini")]
+    [InlineData("--application-type paste is not supported with --server waitress", "--server", "waitress", "--application-type", "paste", "--entry-point", "production.ini")]
+    [InlineData("--application-type static is not supported with --server gunicorn: static files are served by Apache only", "--server", "gunicorn", "--application-type", "static")]
+    [InlineData("--application-type static is not supported with --server waitress", "--server", "waitress", "--application-type", "static")]
+    [InlineData("--server must be one of mod_wsgi, gunicorn, waitress, not 'bogus'", "--server", "bogus")]
+    [InlineData("python-app runs the application itself (app.py) and is started by mod_wsgi-docker-start", "--server", "python-app")]
+    [InlineData("gunicorn imports the application as a Python module, so the script must be a NAME.py file", "--server", "gunicorn", "--entry-point", "main.wsgi")]
+    [InlineData("--server expects a value", "--server")]
+    public async Task BadServerArguments_ExitTwoWithAClearMessage(string message, params string[] args)
+    {
+        var result = await Run(args);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.StartsWith("modwsgi-launch: error: ", result.Stderr);
+        Assert.Contains(message, result.Stderr);
+        Assert.DoesNotContain("Traceback", result.Stderr);
+        Assert.Equal("", result.Stdout);
+    }
+
+    [Theory]
+    [InlineData("MOD_WSGI_SERVER", "MOD_WSGI_SERVER must be one of mod_wsgi, gunicorn, waitress, not 'bogus'")]
+    [InlineData("MODWSGI_SERVER", "MODWSGI_SERVER must be one of mod_wsgi, gunicorn, waitress, not 'bogus'")]
+    public async Task BadServerVariable_ExitsTwo(string variable, string message)
+    {
+        var result = await Run([], new Dictionary<string, string> { [variable] = "bogus" });
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains(message, result.Stderr);
+    }
+
+    [Theory]
+    [InlineData("gunicorn", "gunicorn")]
+    [InlineData("waitress", "waitress-serve")]
+    public async Task ServerNotInstalled_ExitsTwoAskingForTheRequirement(string server, string program)
+    {
+        var home = Directory.CreateTempSubdirectory("modwsgi-venv-").FullName;
+        try
+        {
+            var result = await Run(["--server", server, "--python-home", home], dryRun: false);
+
+            Assert.Equal(2, result.ExitCode);
+            Assert.Equal($"modwsgi-launch: error: --server {server}: {server} is not installed ({home}/bin/{program} not found): " +
+                $"add {server} to requirements.txt\n", result.Stderr);
+        }
+        finally
+        {
+            Directory.Delete(home, recursive: true);
+        }
+    }
+
+    // ----- mod_wsgi-docker-start: python-app / shell-app, and the hand-over to the launcher -----
+
+    private sealed class AppFolder : IDisposable
+    {
+        public string Root { get; } = Directory.CreateTempSubdirectory("modwsgi-app-").FullName;
+
+        public void Write(string relative, string text, bool executable = false)
+        {
+            var path = Path.Combine(Root, relative);
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            File.WriteAllText(path, text);
+            if (executable)
+            {
+                File.SetUnixFileMode(path, (UnixFileMode)0b111_101_101);
+            }
+        }
+
+        public void Dispose() => Directory.Delete(Root, recursive: true);
+    }
+
+    [Fact]
+    public async Task StartScript_ShellApp_ExecsAppShInTheAppFolderWithPort80AndTheUserVars()
+    {
+        using var app = new AppFolder();
+        app.Write("app.sh", "#!/bin/bash\necho \"PORT=$PORT PID=$$ PWD=$PWD GREETING=$GREETING\"\n", executable: true);
+        app.Write(".docker/user_vars/GREETING", "hello");
+
+        var result = await RunStartScript([], new Dictionary<string, string>
+        {
+            ["MODWSGI_APP_ROOT"] = app.Root,
+            ["MODWSGI_SERVER"] = "shell-app",
+            ["MODWSGI_IMAGE_ARGS"] = "--application-type\nscript",
+        });
+
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        // exec: app.sh is the very process that was started (PID 1 in a container), not a child of it.
+        Assert.Equal($"PORT=80 PID={result.ProcessId} PWD={app.Root} GREETING=hello\n", result.Stdout);
+    }
+
+    [Theory]
+    [InlineData(new string[0], "--port\n8080", null, null, "8080")]      // the image's ContainerPort
+    [InlineData(new[] { "--port=9000" }, "--port\n8080", null, null, "9000")] // docker run IMAGE --port 9000
+    [InlineData(new string[0], "--port\n8080", "7000", null, "7000")]    // docker run -e PORT=7000
+    [InlineData(new string[0], "--port\n8080", "7000", "81", "81")]      // docker run -e MOD_WSGI_PORT=81 wins
+    public async Task StartScript_ShellApp_Port(string[] args, string imageArgs, string? port, string? modWsgiPort, string expected)
+    {
+        using var app = new AppFolder();
+        app.Write("app.sh", "#!/bin/sh\necho \"$PORT\"\n", executable: true);
+        var environment = new Dictionary<string, string>
+        {
+            ["MODWSGI_APP_ROOT"] = app.Root,
+            ["MODWSGI_SERVER"] = "shell-app",
+            ["MODWSGI_IMAGE_ARGS"] = imageArgs,
+        };
+        if (port is not null)
+            environment["PORT"] = port;
+        if (modWsgiPort is not null)
+            environment["MOD_WSGI_PORT"] = modWsgiPort;
+
+        var result = await RunStartScript(args, environment);
+
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        Assert.Equal(expected + "\n", result.Stdout);
+    }
+
+    [Fact]
+    public async Task StartScript_PythonApp_ExecsAppPyWithThePythonOfThePythonHome()
+    {
+        using var app = new AppFolder();
+        // A stand-in virtual environment: its bin/python is the host's python3 (exec keeps the PID).
+        app.Write("venv/bin/python", "#!/bin/sh\nexec python3 \"$@\"\n", executable: true);
+        app.Write("app.py", "import os\nprint('PORT=%s PID=%d CWD=%s' % (os.environ['PORT'], os.getpid(), os.getcwd()))\n");
+
+        var result = await RunStartScript([], new Dictionary<string, string>
+        {
+            ["MODWSGI_APP_ROOT"] = app.Root,
+            ["MODWSGI_SERVER"] = "python-app",
+            ["MOD_WSGI_PYTHON_HOME"] = Path.Combine(app.Root, "venv"),
+        });
+
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        Assert.Equal($"PORT=80 PID={result.ProcessId} CWD={app.Root}\n", result.Stdout);
+    }
+
+    [Theory]
+    [InlineData("bogus", null, "MODWSGI_SERVER is 'bogus': the server must be one of mod_wsgi, gunicorn, waitress, python-app, shell-app")]
+    [InlineData("shell-app", null, "MODWSGI_SERVER is shell-app but")]
+    [InlineData("python-app", null, "MODWSGI_SERVER is python-app but")]
+    [InlineData("mod_wsgi", "bogus", "MOD_WSGI_SERVER is 'bogus'")]
+    public async Task StartScript_BadServer_ExitsTwo(string imageServer, string? modWsgiServer, string message)
+    {
+        using var app = new AppFolder();
+        var environment = new Dictionary<string, string> { ["MODWSGI_APP_ROOT"] = app.Root, ["MODWSGI_SERVER"] = imageServer };
+        if (modWsgiServer is not null)
+            environment["MOD_WSGI_SERVER"] = modWsgiServer;
+
+        var result = await RunStartScript([], environment);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.StartsWith("mod_wsgi-docker-start: error: ", result.Stderr);
+        Assert.Contains(message, result.Stderr);
+    }
+
+    [Fact]
+    public async Task StartScript_Gunicorn_HandsTheImageArgumentsToTheLauncher()
+    {
+        using var app = new AppFolder();
+        // An app.sh does not matter when the server is gunicorn; docker run -e MOD_WSGI_SERVER overrides the image's shell-app.
+        app.Write("app.sh", "#!/bin/sh\necho app.sh\n", executable: true);
+
+        var result = await RunStartScript(["--dry-run"], new Dictionary<string, string>
+        {
+            ["MODWSGI_APP_ROOT"] = app.Root,
+            ["MODWSGI_SERVER"] = "shell-app",
+            ["MOD_WSGI_SERVER"] = "gunicorn",
+            ["MODWSGI_IMAGE_ARGS"] = "--application-type\nmodule\n--entry-point\nexample.wsgi\n--access-log",
+        });
+
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        Assert.Equal($"/opt/venv/bin/gunicorn --bind 0.0.0.0:80 --workers 1 --threads 5 --chdir {app.Root} --access-logfile - " +
+            $"--error-logfile - --log-level warning{GunicornUser} example.wsgi:application\n", result.Stdout);
     }
 }

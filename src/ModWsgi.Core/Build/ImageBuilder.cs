@@ -258,6 +258,9 @@ public sealed class ImageBuilder(IContainerEngine engine, ILogger logger)
             ExposedPorts = [options.Server.Port + "/tcp"],
             Labels = ImageLabels.For(options, epoch),
             User = options.User,
+            // A plain `python app.py` or shell script as PID 1 ignores SIGTERM (no handler): `docker stop`
+            // would wait 10 s and SIGKILL. Python and shells do stop on SIGINT.
+            StopSignal = server is ServerKind.PythonApp or ServerKind.ShellApp ? "SIGINT" : null,
         };
     }
 
