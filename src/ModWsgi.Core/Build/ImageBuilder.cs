@@ -174,12 +174,24 @@ public sealed class ImageBuilder(IContainerEngine engine, ILogger logger)
         }, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Loads an image into the engine, shipping only the layers above the base (which the engine has).</summary>
+    /// <summary>
+    /// Loads an image into the engine, shipping only layers it lacks: never the base, and not the leading
+    /// layers it already holds under <paramref name="tags"/>' current image (runtime and dependencies on a
+    /// source-only rebuild).
+    /// </summary>
     public async Task LoadAsync(byte[] config, BaseImage baseImage, IReadOnlyList<Layer> added, IReadOnlyList<string> tags, BuildCache cache, CancellationToken cancellationToken)
     {
+        var diffIds = baseImage.DiffIds.Concat(added.Select(l => l.DiffId)).ToArray();
+        var held = baseImage.DiffIds.Count;
+        if (tags.Count > 0 && await engine.InspectImageAsync(tags[0], cancellationToken).ConfigureAwait(false) is { } current
+            && current["RootFS"]?["Layers"] is JsonArray layers)
+        {
+            var common = layers.Select(l => l?.GetValue<string>()).Zip(diffIds).TakeWhile(p => p.First == p.Second).Count();
+            held = Math.Max(held, common);
+        }
         var spool = cache.Blobs.NewTempFile();
         await using var stream = new FileStream(spool, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.DeleteOnClose);
-        await ImageArchiveWriter.WriteForEngineAsync(stream, config, baseImage.DiffIds, added, cache.Blobs, tags, cancellationToken).ConfigureAwait(false);
+        await ImageArchiveWriter.WriteForEngineAsync(stream, config, diffIds, held, added, cache.Blobs, tags, cancellationToken).ConfigureAwait(false);
         stream.Position = 0;
         await engine.LoadImageAsync(stream, cancellationToken).ConfigureAwait(false);
     }

@@ -37,19 +37,30 @@ public static class ImageArchiveWriter
     }
 
     /// <summary>
-    /// The smallest archive `docker load` takes for an image whose base the engine already has: the engine
-    /// skips layers it holds before it opens their files, so only the added layers travel.
+    /// The smallest archive `docker load` takes: the engine skips a layer whose chain it already holds before
+    /// it opens the layer's file, so only the layers after <paramref name="layersTheEngineHas"/> travel.
     /// </summary>
-    public static async Task WriteForEngineAsync(Stream output, byte[] configBytes, IReadOnlyList<string> baseDiffIds,
+    public static async Task WriteForEngineAsync(Stream output, byte[] configBytes, IReadOnlyList<string> diffIds, int layersTheEngineHas,
         IReadOnlyList<Layer> added, IBlobStore blobs, IReadOnlyList<string> repoTags, CancellationToken cancellationToken)
     {
         await using var tar = new TarWriter(output, TarEntryFormat.Gnu, leaveOpen: true);
-        foreach (var layer in added.DistinctBy(l => l.Blob.Digest))
-            await AddBlobAsync(tar, layer.Blob.Digest, blobs, cancellationToken).ConfigureAwait(false);
+        var byDiffId = added.ToDictionary(l => l.DiffId, StringComparer.Ordinal);
+        var paths = new List<string>();
+        var written = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < diffIds.Count; i++)
+        {
+            if (i < layersTheEngineHas || !byDiffId.TryGetValue(diffIds[i], out var layer))
+            {
+                paths.Add("known/" + Digests.Hex(diffIds[i]));
+                continue;
+            }
+            paths.Add(BlobPath(layer.Blob.Digest));
+            if (written.Add(layer.Blob.Digest))
+                await AddBlobAsync(tar, layer.Blob.Digest, blobs, cancellationToken).ConfigureAwait(false);
+        }
         var configDigest = Digests.Sha256(configBytes);
         await AddBytesAsync(tar, BlobPath(configDigest), configBytes, cancellationToken).ConfigureAwait(false);
-        var layerPaths = baseDiffIds.Select(d => "base/" + Digests.Hex(d)).Concat(added.Select(l => BlobPath(l.Blob.Digest)));
-        await AddDockerManifestAsync(tar, configDigest, layerPaths, repoTags, cancellationToken).ConfigureAwait(false);
+        await AddDockerManifestAsync(tar, configDigest, paths, repoTags, cancellationToken).ConfigureAwait(false);
     }
 
     public static string BlobPath(string digest) => "blobs/sha256/" + Digests.Hex(digest);
