@@ -5,7 +5,11 @@ using ModWsgi.Core.Python;
 namespace ModWsgi.Core.Build;
 
 /// <summary>One command run inside the build container, under a ` -----> Title` header.</summary>
-public sealed record BuildStep(string Name, string Title, string Script);
+public sealed record BuildStep(string Name, string Title, string Script)
+{
+    /// <summary>The code a non-zero exit is reported with.</summary>
+    public DiagnosticCode FailureCode { get; init; } = DiagnosticCodes.BuildStepFailed;
+}
 
 /// <summary>A warning found while planning, with its diagnostic code.</summary>
 public sealed record PlanWarning(DiagnosticCode Code, string Message);
@@ -54,7 +58,7 @@ public sealed record BuildPlan(
                 "apt-get update -q\n" +
                 $"apt-get install -y -q --no-install-recommends {packages}\n" +
                 "apt-get clean\n" +
-                "rm -rf /var/lib/apt/lists/* /var/cache/apt/*"));
+                "rm -rf /var/lib/apt/lists/* /var/cache/apt/*") { FailureCode = DiagnosticCodes.VcsToolInstallFailed });
         }
 
         var pip = $"/usr/bin/python3 -m pip --python {VirtualEnv}/bin/python install --no-cache-dir --src {ScratchDirectory}/src";

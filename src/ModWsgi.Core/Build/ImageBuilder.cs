@@ -236,7 +236,7 @@ public sealed class ImageBuilder(IContainerEngine engine, ILogger logger)
         }, cancellationToken).ConfigureAwait(false);
         if (exitCode != 0)
         {
-            throw new ModWsgiException(DiagnosticCodes.BuildStepFailed,
+            throw new ModWsgiException(step.FailureCode,
                 $"The build step '{step.Name}' ({step.Title}) failed with exit code {exitCode}; no image was tagged. " +
                 $"Fix the cause shown in its last lines of output and build again:{Environment.NewLine}" +
                 string.Join(Environment.NewLine, tail.Select(l => "    " + l)));
