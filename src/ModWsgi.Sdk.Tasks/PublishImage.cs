@@ -4,7 +4,6 @@ using ModWsgi.Core;
 using ModWsgi.Core.Build;
 using ModWsgi.Core.Diagnostics;
 using ModWsgi.Core.Engine;
-using ModWsgi.Core.Tags;
 
 namespace ModWsgi.Sdk.Tasks;
 
@@ -90,58 +89,41 @@ public sealed class PublishImage : Microsoft.Build.Utilities.Task, ICancelableTa
         return !Log.HasLoggedErrors;
     }
 
-    internal ImageBuildOptions CreateOptions() => new()
+    /// <summary>Properties and items as <see cref="ProjectSettings"/>: Core maps them to options, for the task and the CLI alike.</summary>
+    internal ImageBuildOptions CreateOptions() => new ProjectSettings
     {
-        ProjectDirectory = ProjectDirectory,
-        Repository = ContainerRepository,
-        Tags = ImageTags.Resolve(NullIfEmpty(ContainerImageTag), ContainerImageTags is { Length: > 0 } tags ? tags : null, NullIfEmpty(Version)),
-        Version = NullIfEmpty(Version),
-        BaseImage = NullIfEmpty(ContainerBaseImage) ?? ImageBuildOptions.DefaultBaseImage,
-        BaseImageRecipe = NullIfEmpty(BaseImageRecipe),
-        RuntimeDirectory = RuntimeDirectory,
-        DockerHost = NullIfEmpty(DockerHost),
-        Registry = NullIfEmpty(ContainerRegistry),
-        ArchiveOutputPath = NullIfEmpty(ContainerArchiveOutputPath),
-        InsecureRegistries = (ContainerInsecureRegistries ?? "").Split([',', ';'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
-        CacheDirectory = NullIfEmpty(WsgiCacheDirectory),
-        Labels = Pairs(ContainerLabel),
-        User = NullIfEmpty(ContainerUser),
-        WsgiServer = NullIfEmpty(WsgiServer),
-        FrameworkDetection = WsgiFrameworkDetection,
-        DjangoCollectStatic = WsgiDjangoCollectStatic,
-        EnvironmentVariables = Pairs(ContainerEnvironmentVariable),
-        Server = new WsgiServerOptions
-        {
-            ApplicationType = NullIfEmpty(WsgiApplicationType) ?? "script",
-            EntryPoint = NullIfEmpty(WsgiEntryPoint),
-            CallableObject = NullIfEmpty(WsgiCallableObject),
-            WorkingDirectory = NullIfEmpty(WsgiWorkingDirectory),
-            Port = ServerPort(),
-            UrlAliases = (WsgiUrlAlias ?? []).Select(i => new UrlAlias(i.ItemSpec, i.GetMetadata("Path"))).ToArray(),
-            Arguments = WsgiServerArgument ?? [],
-        },
-        Pip = new PipSettings
-        {
-            IndexUrl = NullIfEmpty(WsgiPipIndexUrl),
-            ExtraIndexUrls = WsgiPipExtraIndexUrl ?? [],
-            TrustedHosts = WsgiPipTrustedHost ?? [],
-        },
-    };
+        ContainerRepository = ContainerRepository,
+        ContainerImageTag = ContainerImageTag,
+        ContainerImageTags = ContainerImageTags ?? [],
+        Version = Version,
+        ContainerBaseImage = ContainerBaseImage,
+        ContainerRegistry = ContainerRegistry,
+        ContainerArchiveOutputPath = ContainerArchiveOutputPath,
+        ContainerInsecureRegistries = ContainerInsecureRegistries,
+        ContainerLabel = Pairs(ContainerLabel),
+        ContainerEnvironmentVariable = Pairs(ContainerEnvironmentVariable),
+        ContainerUser = ContainerUser,
+        ContainerPort = (ContainerPort ?? []).Select(p => p.ItemSpec).ToArray(),
+        WsgiApplicationType = WsgiApplicationType,
+        WsgiEntryPoint = WsgiEntryPoint,
+        WsgiCallableObject = WsgiCallableObject,
+        WsgiWorkingDirectory = WsgiWorkingDirectory,
+        WsgiUrlAlias = (WsgiUrlAlias ?? []).Select(i => new UrlAlias(i.ItemSpec, i.GetMetadata("Path"))).ToArray(),
+        WsgiServerArgument = WsgiServerArgument ?? [],
+        WsgiPipIndexUrl = WsgiPipIndexUrl,
+        WsgiPipExtraIndexUrl = WsgiPipExtraIndexUrl ?? [],
+        WsgiPipTrustedHost = WsgiPipTrustedHost ?? [],
+        WsgiCacheDirectory = WsgiCacheDirectory,
+        WsgiServer = WsgiServer,
+        WsgiFrameworkDetection = WsgiFrameworkDetection,
+        WsgiDjangoCollectStatic = WsgiDjangoCollectStatic,
+        DockerHost = DockerHost,
+    }.ToOptions(ProjectDirectory, RuntimeDirectory, BaseImageRecipe);
 
-    private int ServerPort()
-    {
-        if (ContainerPort is not { Length: > 0 } ports)
-            return WsgiServerOptions.DefaultPort;
-        return int.TryParse(ports[0].ItemSpec, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port)
-            ? port
-            : throw new ModWsgiException(DiagnosticCodes.InvalidServerOption, $"ContainerPort '{ports[0].ItemSpec}' is not a port number: use e.g. <ContainerPort Include=\"8080\" />.");
-    }
-
-    private static Dictionary<string, string> Pairs(ITaskItem[]? items) =>
-        (items ?? []).GroupBy(i => i.ItemSpec).ToDictionary(g => g.Key, g => g.Last().GetMetadata("Value"));
+    private static KeyValuePair<string, string>[] Pairs(ITaskItem[]? items) =>
+        (items ?? []).Select(i => KeyValuePair.Create(i.ItemSpec, i.GetMetadata("Value"))).ToArray();
 
     private void LogCoded(DiagnosticCode code, string message)
         => Log.LogError(null, code.Id, null, ProjectFile, 0, 0, 0, 0, message);
 
-    private static string? NullIfEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
 }

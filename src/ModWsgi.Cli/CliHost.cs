@@ -1,0 +1,31 @@
+using Microsoft.Extensions.Logging;
+using ModWsgi.Core;
+using ModWsgi.Core.Build;
+using ModWsgi.Core.Engine;
+
+namespace ModWsgi.Cli;
+
+/// <summary>
+/// The edges the commands touch: the console, Core's pipeline on a real engine, and the docker CLI.
+/// Tests replace them to check what a command line turns into without an engine.
+/// </summary>
+internal sealed class CliHost
+{
+    public TextWriter Out { get; init; } = Console.Out;
+
+    public TextWriter Error { get; init; } = Console.Error;
+
+    /// <summary>Builds and publishes: Core's <see cref="ImagePipeline"/> on the engine the options name.</summary>
+    public Func<ImageBuildOptions, ILogger, CancellationToken, Task<PublishResult>> Publish { get; init; } = PublishWithEngineAsync;
+
+    /// <summary>Runs the docker CLI with the console attached; returns its exit code.</summary>
+    public Func<DockerInvocation, CancellationToken, Task<int>> Docker { get; init; } = DockerCli.RunAsync;
+
+    public bool StdinIsTerminal { get; init; } = !Console.IsInputRedirected;
+
+    private static async Task<PublishResult> PublishWithEngineAsync(ImageBuildOptions options, ILogger logger, CancellationToken cancellationToken)
+    {
+        using var engine = new DockerEngineClient(EngineEndpoint.ForLocalRegistry(null, options.DockerHost));
+        return await new ImagePipeline(engine, logger).PublishAsync(options, cancellationToken).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,28 @@
+using System.Runtime.InteropServices;
+using ModWsgi.Cli;
+
+// Ctrl+C and SIGTERM cancel the command's token: Core stops the build and removes its build container,
+// run stops its container. A second Ctrl+C ends the process at once, except within a second of the first:
+// a signal sent to the process group (timeout, some CI runners) can arrive twice for one keypress.
+using var cancellation = new CancellationTokenSource();
+long firstSignal = 0;
+Console.CancelKeyPress += (_, e) =>
+{
+    var now = Environment.TickCount64;
+    var first = Interlocked.CompareExchange(ref firstSignal, now, 0);
+    if (first != 0 && now - first > 1000)
+        return;
+    e.Cancel = true;
+    if (first == 0)
+    {
+        Console.Error.WriteLine("Cancelling (Ctrl+C again to stop at once)...");
+        cancellation.Cancel();
+    }
+};
+using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+{
+    context.Cancel = true;
+    cancellation.Cancel();
+});
+
+return await new ModWsgiCli(new CliHost()).InvokeAsync(args, cancellation.Token);
