@@ -64,7 +64,7 @@ internal static class DockerCli
         }
         catch (Win32Exception ex)
         {
-            throw new ModWsgiException(DiagnosticCodes.EngineUnreachable,
+            throw new ModWsgiException(DiagnosticCodes.DockerCliMissing,
                 $"The docker CLI could not be started ({ex.Message}): 'modwsgi run' and 'modwsgi shell' start the container with it. Install it (on Debian: apt-get install docker.io) or put it on PATH.", ex);
         }
     }

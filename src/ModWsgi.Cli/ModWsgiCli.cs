@@ -150,9 +150,9 @@ internal sealed class ModWsgiCli
             var endpoint = EngineEndpoint.ForLocalRegistry(null, parsed.GetValue(dockerHost));
             using var engine = new DockerEngineClient(endpoint);
             var inspect = await engine.InspectImageAsync(name, token).ConfigureAwait(false)
-                ?? throw new ModWsgiException(DiagnosticCodes.EngineRequestFailed,
+                ?? throw new ModWsgiException(DiagnosticCodes.ImageNotFound,
                     $"The container engine at {endpoint.Display} has no image '{name}': build it with 'modwsgi build', or check the name with 'docker images'.");
-            var history = await EngineHistory.GetAsync(endpoint, name, token).ConfigureAwait(false);
+            var history = await engine.GetImageHistoryAsync(name, token).ConfigureAwait(false);
             BuildNotes? notes = null;
             if (parsed.GetValue(project) is { Length: > 0 } projectDir)
             {

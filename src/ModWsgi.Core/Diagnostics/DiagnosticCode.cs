@@ -41,6 +41,8 @@ public static class DiagnosticCodes
     public static readonly DiagnosticCode BaseImageMissing = new(3002, "The base image is not in the local engine");
     public static readonly DiagnosticCode EngineRequestFailed = new(3003, "The container engine rejected a request");
     public static readonly DiagnosticCode InvalidEngineEndpoint = new(3004, "DOCKER_HOST is not a supported endpoint");
+    public static readonly DiagnosticCode ImageNotFound = new(3005, "The engine has no image of that name");
+    public static readonly DiagnosticCode DockerCliMissing = new(3006, "The docker CLI is not installed");
 
     // 4xxx task plumbing
     public static readonly DiagnosticCode UnexpectedFailure = new(4001, "An unexpected internal error");

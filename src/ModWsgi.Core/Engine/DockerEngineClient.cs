@@ -120,6 +120,9 @@ public sealed class DockerEngineClient : IContainerEngine, IDisposable
             : [];
     }
 
+    public async Task<JsonArray> GetImageHistoryAsync(string image, CancellationToken cancellationToken) =>
+        await SendJsonAsync(HttpMethod.Get, $"images/{Uri.EscapeDataString(image)}/history", null, cancellationToken).ConfigureAwait(false) as JsonArray ?? [];
+
     public async Task<Stream> SaveImageAsync(string image, CancellationToken cancellationToken)
     {
         var response = await SendAsync(new HttpRequestMessage(HttpMethod.Get, $"images/{Uri.EscapeDataString(image)}/get"),

@@ -39,6 +39,9 @@ public interface IContainerEngine
     /// <summary>Runs a command whose stdout is binary (a tar) into <paramref name="stdout"/>; stderr lines go to <paramref name="onStderr"/>.</summary>
     Task<long> ExecToStreamAsync(string containerId, ExecSpec spec, Stream stdout, Action<string> onStderr, CancellationToken cancellationToken);
 
+    /// <summary>The image's history (one entry per layer or empty step, newest first), as `docker history` shows it.</summary>
+    Task<JsonArray> GetImageHistoryAsync(string image, CancellationToken cancellationToken);
+
     /// <summary>Streams the image as a docker-archive tar (`docker save`).</summary>
     Task<Stream> SaveImageAsync(string image, CancellationToken cancellationToken);
 
