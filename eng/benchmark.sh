@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Times, for one Flask app on this machine in one run: cold build, source-only rebuild and no-op rebuild,
-# for ModWsgi.Sdk (`dotnet build -t:PublishImage`, and the `modwsgi` tool when it is built) and for
+# for ModWsgi.Sdk (`dotnet build -t:PublishImage`, and the `modwsgi` dotnet tool) and for
 # BuildKit (`docker build` of an equivalent cache-friendly Dockerfile), then prints the ratios.
 #   usage: eng/benchmark.sh [RUNS]      (RUNS: repetitions of the warm measurements, median taken; default 3)
 set -euo pipefail
@@ -15,9 +15,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$repo/eng/setup-machine.sh" >/dev/null
-"$repo/eng/build-package-index.sh" "$repo/artifacts/package-index" >/dev/null
-"$repo/eng/pack.sh" >/dev/null
+# Setup steps are quiet unless they fail.
+quiet() { "$@" >"$work/setup.log" 2>&1 || { cat "$work/setup.log" >&2; echo "benchmark: setup failed: $*" >&2; exit 1; }; }
+quiet "$repo/eng/setup-machine.sh"
+quiet "$repo/eng/build-package-index.sh" "$repo/artifacts/package-index"
+quiet "$repo/eng/pack.sh"
+quiet dotnet build "$repo/src/ModWsgi.Cli/ModWsgi.Cli.csproj" -c Release -nodeReuse:false -v:q -nologo
 export NUGET_PACKAGES="$work/nuget-packages"
 
 # The package index on the Docker bridge, where build containers (ours and BuildKit's) reach it.
@@ -76,7 +79,7 @@ edit=0
 touch_source() { edit=$((edit + 1)); sed -i "s/edit [0-9]*/edit $edit/" "$app/wsgi.py"; }
 
 sdk() { dotnet build "$app/bench.proj" -t:PublishImage -nodeReuse:false -tl:off -v:q -nologo >"$work/last.log" 2>&1 || { cat "$work/last.log"; exit 1; }; }
-tool_dll="$(ls "$repo"/src/ModWsgi.Cli/bin/Release/net10.0/modwsgi.dll 2>/dev/null || true)"
+tool_dll="$repo/src/ModWsgi.Cli/bin/Release/net10.0/modwsgi.dll"
 tool() { dotnet "$tool_dll" build "$app" --repository bench-tool --pip-index-url "$index" --pip-trusted-host "$gateway" --cache-dir "$work/cache-tool" >"$work/last.log" 2>&1 || { cat "$work/last.log"; exit 1; }; }
 buildkit() { DOCKER_BUILDKIT=1 /usr/bin/docker build -q -t bench-buildkit "$@" -f "$work/Dockerfile" "$app" >"$work/last.log" 2>&1 || { cat "$work/last.log"; exit 1; }; }
 
