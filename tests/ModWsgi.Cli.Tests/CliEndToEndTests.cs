@@ -25,20 +25,20 @@ public sealed class CliEndToEndTests : IDisposable
     {
         var app = HelloWorld("app");
 
-        var build = Run.Tool("build", app, "--cache-dir", Cache, "--repository", _repository);
+        var build = ModWsgiTool.Run("build", app, "--cache-dir", Cache, "--repository", _repository);
         Assert.True(build.ExitCode == 0, $"modwsgi build failed ({build.ExitCode}):\n{build.Output}");
         Assert.Contains(" -----> ", build.StdOut); // Core's step headers reach the console
         Assert.Contains($"{_repository} -> {_repository}:latest", build.StdOut);
         Assert.Equal(0, Run.Docker("image", "inspect", $"{_repository}:latest").ExitCode);
 
-        var text = Run.Tool("inspect", $"{_repository}:latest", "--project", app, "--cache-dir", Cache);
+        var text = ModWsgiTool.Run("inspect", $"{_repository}:latest", "--project", app, "--cache-dir", Cache);
         Assert.True(text.ExitCode == 0, text.Output);
         Assert.Matches(@"(?m)^\s*Entrypoint\s+\[""mod_wsgi-docker-start""\]\s*$", text.StdOut);
         Assert.Contains("Layers: 5", text.StdOut);
         Assert.Contains("(this image)", text.StdOut); // the build cache's notes for the project match the image
         Assert.Contains("input requirements.txt", text.StdOut);
 
-        var json = Run.Tool("inspect", $"{_repository}:latest", "--json");
+        var json = ModWsgiTool.Run("inspect", $"{_repository}:latest", "--json");
         Assert.True(json.ExitCode == 0, json.Output);
         var description = JsonNode.Parse(json.StdOut)!;
         Assert.Equal(5, description["layers"]!.AsArray().Count);
@@ -47,7 +47,7 @@ public sealed class CliEndToEndTests : IDisposable
         Assert.Equal("/app", description["config"]!["workingDir"]!.GetValue<string>());
 
         var archive = Path.Combine(_work.Path, "x.tar");
-        var publish = Run.Tool("publish", app, "--cache-dir", Cache, "--repository", _repository, "--archive", archive);
+        var publish = ModWsgiTool.Run("publish", app, "--cache-dir", Cache, "--repository", _repository, "--archive", archive);
         Assert.True(publish.ExitCode == 0, $"modwsgi publish failed ({publish.ExitCode}):\n{publish.Output}");
         Assert.True(File.Exists(archive), publish.Output);
         Assert.Contains($"archive: {archive}", publish.StdOut);
@@ -59,7 +59,7 @@ public sealed class CliEndToEndTests : IDisposable
         var app = HelloWorld("failing");
         _work.Write("failing/.docker/action_hooks/pre-build", "#!/bin/bash\necho 'the hook fails on purpose'\nexit 4\n", (UnixFileMode)0b111_101_101);
 
-        var build = Run.Tool("build", app, "--cache-dir", Cache, "--repository", _repository);
+        var build = ModWsgiTool.Run("build", app, "--cache-dir", Cache, "--repository", _repository);
 
         Assert.True(build.ExitCode == 1, $"expected exit 1, got {build.ExitCode}:\n{build.Output}");
         Assert.Contains("error MODWSGI5001:", build.StdErr);

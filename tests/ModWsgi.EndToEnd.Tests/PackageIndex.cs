@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Net.Sockets;
 using System.Security.Cryptography;
 
 namespace ModWsgi.EndToEnd.Tests;
@@ -11,19 +9,17 @@ namespace ModWsgi.EndToEnd.Tests;
 public sealed class PackageIndex : IDisposable
 {
     private readonly TempDirectory _root;
-    private readonly Process _server;
+    private readonly BridgeHttpServer _server;
 
-    private PackageIndex(TempDirectory root, string host, int port, Process server)
+    private PackageIndex(TempDirectory root, BridgeHttpServer server)
     {
         _root = root;
-        Host = host;
-        Port = port;
         _server = server;
     }
 
-    public string Host { get; }
+    public string Host => _server.Host;
 
-    public int Port { get; }
+    public int Port => _server.Port;
 
     public string Url => $"http://{Host}:{Port}/simple/";
 
@@ -35,21 +31,7 @@ public sealed class PackageIndex : IDisposable
         {
             BuildWheels(root.Path, packages);
             WriteSimpleIndex(root.Path);
-            var host = BridgeGateway();
-            var port = FreePort();
-            var server = Process.Start(new ProcessStartInfo("python3", ["-m", "http.server", port.ToString(), "--bind", host, "--directory", root.Path])
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            })!;
-            server.OutputDataReceived += (_, _) => { };
-            server.ErrorDataReceived += (_, _) => { };
-            server.BeginOutputReadLine();
-            server.BeginErrorReadLine();
-            var index = new PackageIndex(root, host, port, server);
-            WaitForPort(host, port);
-            return index;
+            return new PackageIndex(root, new BridgeHttpServer(root.Path));
         }
         catch
         {
@@ -60,11 +42,6 @@ public sealed class PackageIndex : IDisposable
 
     public void Dispose()
     {
-        if (!_server.HasExited)
-        {
-            _server.Kill(entireProcessTree: true);
-            _server.WaitForExit();
-        }
         _server.Dispose();
         _root.Dispose();
     }
@@ -95,42 +72,6 @@ public sealed class PackageIndex : IDisposable
         }
         File.WriteAllText(Path.Combine(simple, "index.html"),
             "<!DOCTYPE html><html><body>" + string.Concat(names.Select(n => $"<a href=\"{n}/\">{n}</a>")) + "</body></html>");
-    }
-
-    /// <summary>The host's address on Docker's default bridge, which build containers can reach.</summary>
-    private static string BridgeGateway()
-    {
-        var ipam = System.Text.Json.Nodes.JsonNode.Parse(Run.DockerOk("network", "inspect", "bridge", "-f", "{{json .IPAM.Config}}"))![0]!;
-        if (ipam["Gateway"]?.GetValue<string>() is { Length: > 0 } gateway)
-            return gateway;
-        // Some engines (Debian's 20.10) leave Gateway empty: the bridge takes the subnet's first address.
-        var network = System.Net.IPAddress.Parse(ipam["Subnet"]!.GetValue<string>().Split('/')[0]).GetAddressBytes();
-        network[3] += 1;
-        return new System.Net.IPAddress(network).ToString();
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private static void WaitForPort(string host, int port)
-    {
-        for (var i = 0; i < 100; i++)
-        {
-            try
-            {
-                using var client = new TcpClient(host, port);
-                return;
-            }
-            catch (SocketException)
-            {
-                Thread.Sleep(100);
-            }
-        }
-        throw new TimeoutException($"The package index did not start on {host}:{port}.");
     }
 }
 

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Net.Sockets;
 using System.Text.RegularExpressions;
 
 namespace ModWsgi.EndToEnd.Tests;
@@ -15,40 +13,20 @@ public sealed class RealPackageIndex : IDisposable
 {
     private static readonly Lazy<string> Built = new(Build, LazyThreadSafetyMode.ExecutionAndPublication);
 
-    private readonly Process _server;
+    private readonly BridgeHttpServer _server;
 
     public RealPackageIndex()
     {
         Directory = Built.Value;
-        Host = BridgeGateway();
-        Port = FreePort();
-        _server = Process.Start(new ProcessStartInfo("python3", ["-m", "http.server", Port.ToString(), "--bind", Host, "--directory", Directory])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        })!;
-        _server.OutputDataReceived += (_, _) => { };
-        _server.ErrorDataReceived += (_, _) => { };
-        _server.BeginOutputReadLine();
-        _server.BeginErrorReadLine();
-        try
-        {
-            WaitForPort(Host, Port);
-        }
-        catch
-        {
-            Dispose();
-            throw;
-        }
+        _server = new BridgeHttpServer(Directory);
     }
 
     /// <summary>The folder holding wheels/ and simple/ (artifacts/package-index).</summary>
     public string Directory { get; }
 
-    public string Host { get; }
+    public string Host => _server.Host;
 
-    public int Port { get; }
+    public int Port => _server.Port;
 
     /// <summary>The index URL for pip's --index-url; pip also needs --trusted-host <see cref="Host"/> (plain HTTP).</summary>
     public string Url => $"http://{Host}:{Port}/simple/";
@@ -67,15 +45,7 @@ public sealed class RealPackageIndex : IDisposable
         return versions.OrderBy(v => v, Comparer<string>.Create(CompareVersions)).Last();
     }
 
-    public void Dispose()
-    {
-        if (!_server.HasExited)
-        {
-            _server.Kill(entireProcessTree: true);
-            _server.WaitForExit();
-        }
-        _server.Dispose();
-    }
+    public void Dispose() => _server.Dispose();
 
     private static string Build()
     {
@@ -103,41 +73,5 @@ public sealed class RealPackageIndex : IDisposable
                 return order;
         }
         return 0;
-    }
-
-    /// <summary>The host's address on Docker's default bridge, which build containers can reach (as in <see cref="PackageIndex"/>).</summary>
-    private static string BridgeGateway()
-    {
-        var ipam = System.Text.Json.Nodes.JsonNode.Parse(Run.DockerOk("network", "inspect", "bridge", "-f", "{{json .IPAM.Config}}"))![0]!;
-        if (ipam["Gateway"]?.GetValue<string>() is { Length: > 0 } gateway)
-            return gateway;
-        // Some engines (Debian's 20.10) leave Gateway empty: the bridge takes the subnet's first address.
-        var network = System.Net.IPAddress.Parse(ipam["Subnet"]!.GetValue<string>().Split('/')[0]).GetAddressBytes();
-        network[3] += 1;
-        return new System.Net.IPAddress(network).ToString();
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private static void WaitForPort(string host, int port)
-    {
-        for (var i = 0; i < 100; i++)
-        {
-            try
-            {
-                using var client = new TcpClient(host, port);
-                return;
-            }
-            catch (SocketException)
-            {
-                Thread.Sleep(100);
-            }
-        }
-        throw new TimeoutException($"The real package index did not start on {host}:{port}.");
     }
 }

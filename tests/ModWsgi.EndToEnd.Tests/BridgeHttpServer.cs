@@ -1,0 +1,89 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json.Nodes;
+
+namespace ModWsgi.EndToEnd.Tests;
+
+/// <summary>
+/// python3's http.server serving a folder on the host's address on Docker's default bridge, which build
+/// containers can reach (PyPI cannot be, so tests serve their own PEP 503 indexes). Stopped on dispose.
+/// </summary>
+public sealed class BridgeHttpServer : IDisposable
+{
+    private readonly Process _server;
+
+    public BridgeHttpServer(string directory)
+    {
+        Host = BridgeGateway();
+        Port = FreePort();
+        _server = Process.Start(new ProcessStartInfo("python3", ["-m", "http.server", Port.ToString(), "--bind", Host, "--directory", directory])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        })!;
+        _server.OutputDataReceived += (_, _) => { };
+        _server.ErrorDataReceived += (_, _) => { };
+        _server.BeginOutputReadLine();
+        _server.BeginErrorReadLine();
+        try
+        {
+            WaitForPort();
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    public string Host { get; }
+
+    public int Port { get; }
+
+    public void Dispose()
+    {
+        if (!_server.HasExited)
+        {
+            _server.Kill(entireProcessTree: true);
+            _server.WaitForExit();
+        }
+        _server.Dispose();
+    }
+
+    private static string BridgeGateway()
+    {
+        var ipam = JsonNode.Parse(Run.DockerOk("network", "inspect", "bridge", "-f", "{{json .IPAM.Config}}"))![0]!;
+        if (ipam["Gateway"]?.GetValue<string>() is { Length: > 0 } gateway)
+            return gateway;
+        // Some engines (Debian's 20.10) leave Gateway empty: the bridge takes the subnet's first address.
+        var network = IPAddress.Parse(ipam["Subnet"]!.GetValue<string>().Split('/')[0]).GetAddressBytes();
+        network[3] += 1;
+        return new IPAddress(network).ToString();
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private void WaitForPort()
+    {
+        for (var i = 0; i < 100; i++)
+        {
+            try
+            {
+                using var client = new TcpClient(Host, Port);
+                return;
+            }
+            catch (SocketException)
+            {
+                Thread.Sleep(100);
+            }
+        }
+        throw new TimeoutException($"http.server did not start on {Host}:{Port}.");
+    }
+}
