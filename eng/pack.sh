@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Packs the ModWsgi.Sdk MSBuild SDK into artifacts/packages, the local feed nuget.config names.
+# Packs the MSBuild SDK (ModWsgi.Sdk), the template pack (ModWsgi.Templates) and the dotnet tool
+# (ModWsgi.Cli) into artifacts/packages, the local feed samples/nuget.config names.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-dotnet pack "$repo/sdk/ModWsgi.Sdk/ModWsgi.Sdk.csproj" -c Release -o "$repo/artifacts/packages" -nodeReuse:false -v:q -nologo "$@"
+for project in sdk/ModWsgi.Sdk/ModWsgi.Sdk.csproj src/ModWsgi.Templates/ModWsgi.Templates.csproj src/ModWsgi.Cli/ModWsgi.Cli.csproj; do
+  dotnet pack "$repo/$project" -c Release -o "$repo/artifacts/packages" -nodeReuse:false -v:q -nologo "$@"
+done
