@@ -45,17 +45,57 @@ public sealed class SampleTests(SdkFixture sdk) : IDisposable
         Assert.Equal((200, "body { font-family: sans-serif; }\n"), (cssStatus, css));
     }
 
-    private (string Name, string Log) Build(string sample)
+    [DockerFact]
+    public async Task Flask_app_under_gunicorn_when_WsgiServer_says_so()
+    {
+        var image = Build("flask-app", requirements: "Flask==2.2.2\ngunicorn\n", "WsgiServer=gunicorn");
+
+        using var container = RunningContainer.Start(image.Name);
+        Assert.Equal((200, "Hello from Flask!"), await container.GetAsync("/"));
+        Assert.Contains("gunicorn", Run.DockerOk("exec", container.Id, "cat", "/proc/1/cmdline"));
+    }
+
+    [DockerFact]
+    public async Task An_app_py_is_detected_and_run_as_the_server_itself_on_PORT()
+    {
+        var target = Path.Combine(_copy.Path, "own-server");
+        Directory.CreateDirectory(target);
+        File.WriteAllText(Path.Combine(target, "app.py"), """
+            import os
+            from wsgiref.simple_server import make_server
+            def app(environ, start_response):
+                start_response('200 OK', [('Content-Type', 'text/plain')])
+                return [b'served by app.py']
+            make_server('', int(os.environ['PORT']), app).serve_forever()
+            """);
+        File.WriteAllText(Path.Combine(target, "requirements.txt"), "");
+        var project = sdk.WriteProject(target, "own-server");
+        var name = "e2e-own-server-" + Guid.NewGuid().ToString("N")[..8];
+        _images.Add(name + ":latest");
+        var build = sdk.PublishImage(project, "ContainerRepository=" + name);
+        Assert.True(build.ExitCode == 0, "PublishImage failed:\n" + build.Output);
+        Assert.Contains("Detected: server python-app", build.StdOut);
+
+        using var container = RunningContainer.Start(name);
+        Assert.Equal((200, "served by app.py"), await container.GetAsync("/"));
+        var stop = System.Diagnostics.Stopwatch.StartNew();
+        Run.DockerOk("stop", container.Id);
+        Assert.True(stop.Elapsed < TimeSpan.FromSeconds(5), $"docker stop took {stop.Elapsed.TotalSeconds:F1} s: the image's stop signal must stop app.py");
+    }
+
+    private (string Name, string Log) Build(string sample, string? requirements = null, params string[] properties)
     {
         var source = Path.Combine(RepositoryRootAttribute.Get(), "samples", sample);
-        var target = Path.Combine(_copy.Path, sample);
+        var target = Path.Combine(_copy.Path, sample + "-" + Guid.NewGuid().ToString("N")[..6]);
         CopyDirectory(source, target);
         var project = Path.Combine(target, sample + ".proj");
         File.WriteAllText(project, File.ReadAllText(project).Replace("ModWsgi.Sdk/0.1.0", "ModWsgi.Sdk/" + sdk.SdkVersion));
         sdk.WriteNuGetConfig(target);
+        if (requirements is not null)
+            File.WriteAllText(Path.Combine(target, "requirements.txt"), requirements);
         var name = $"e2e-{sample}-{Guid.NewGuid():N}"[..(sample.Length + 13)];
         _images.Add(name + ":latest");
-        var build = sdk.PublishImage(project, "ContainerRepository=" + name, "WsgiPipIndexUrl=" + Index.Url, "WsgiPipTrustedHost=" + Index.Host);
+        var build = sdk.PublishImage(project, ["ContainerRepository=" + name, "WsgiPipIndexUrl=" + Index.Url, "WsgiPipTrustedHost=" + Index.Host, .. properties]);
         Assert.True(build.ExitCode == 0, "PublishImage failed:\n" + build.Output);
         return (name, build.StdOut);
     }
