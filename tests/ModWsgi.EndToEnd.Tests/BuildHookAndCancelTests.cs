@@ -94,8 +94,6 @@ public sealed class BuildHookAndCancelTests(SdkFixture sdk) : IDisposable
         Assert.True(result.ExitCode == 0, "PublishImage failed:\n" + result.Output);
         var id = result.StdOut.Split('\n').Select(l => l.Trim()).First(l => l.StartsWith("image id: ", StringComparison.Ordinal))["image id: ".Length..];
         _images.Add(id);
-        foreach (var stage in result.StdOut.Split('\n').Select(l => l.Trim()).Where(l => l.Contains("Loading the dependency stage ")))
-            _images.Add(stage.Split(' ').First(w => w.StartsWith("modwsgi/stage:", StringComparison.Ordinal)));
         return result;
     }
 

@@ -7,6 +7,7 @@ namespace ModWsgi.EndToEnd.Tests;
 public sealed class SdkFixture : IDisposable
 {
     private readonly TempDirectory _root = new("modwsgi-sdk");
+    private readonly HashSet<string> _stageImagesBefore = StageImages();
 
     public SdkFixture()
     {
@@ -69,7 +70,19 @@ public sealed class SdkFixture : IDisposable
         return Run.Process("dotnet", args, workingDirectory: Path.GetDirectoryName(project), env: env, timeout: TimeSpan.FromMinutes(10));
     }
 
-    public void Dispose() => _root.Dispose();
+    public void Dispose()
+    {
+        // Build hooks leave their dependency stage (modwsgi/stage:*) in the engine as a cache: not after tests.
+        foreach (var stage in StageImages().Except(_stageImagesBefore))
+            Run.Docker("rmi", "-f", stage);
+        _root.Dispose();
+    }
+
+    private static HashSet<string> StageImages()
+    {
+        var listed = Run.Docker("images", "modwsgi/stage", "--format", "{{.Repository}}:{{.Tag}}");
+        return listed.ExitCode == 0 ? listed.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet() : [];
+    }
 }
 
 [CollectionDefinition(Name)]
