@@ -36,7 +36,7 @@ public sealed class ImageBuilder(IContainerEngine engine, ILogger logger)
     /// <summary>Which server mod_wsgi-docker-start runs: mod_wsgi (when absent), gunicorn, waitress, python-app, shell-app.</summary>
     public const string ServerVariable = "MODWSGI_SERVER";
 
-    public async Task<BuiltImage> BuildAsync(ImageBuildOptions options, BaseImage baseImage, BuildCache cache, CancellationToken cancellationToken)
+    public async Task<BuiltImage> BuildAsync(ImageBuildOptions options, BaseImage baseImage, GitCheckout git, BuildCache cache, CancellationToken cancellationToken)
     {
         var runtimeFiles = RuntimeScriptPaths(options);
         var plan = BuildPlan.Create(options.ProjectDirectory);
@@ -52,7 +52,7 @@ public sealed class ImageBuilder(IContainerEngine engine, ILogger logger)
                 detected.Django is { } d ? $", Django project (settings {d.SettingsModule})" : "");
 
         var ignore = DockerIgnore.Load(options.ProjectDirectory);
-        var epoch = SourceDateEpoch.Resolve(options.ProjectDirectory, options.SourceDateEpoch ?? Environment.GetEnvironmentVariable("SOURCE_DATE_EPOCH"));
+        var epoch = SourceDateEpoch.Resolve(git, options.SourceDateEpoch ?? Environment.GetEnvironmentVariable("SOURCE_DATE_EPOCH"));
 
         var runtime = await WriteLayerAsync(cache, SourceDateEpoch.Fixed, w => LayerSources.WriteRuntimeAsync(w, runtimeFiles, cancellationToken)).ConfigureAwait(false);
         var dependencies = await DependenciesAsync(options, plan, ignore, baseImage, runtime, cache, cancellationToken).ConfigureAwait(false);
@@ -83,7 +83,7 @@ public sealed class ImageBuilder(IContainerEngine engine, ILogger logger)
         added.Add(new AddedLayer(application, "ModWsgi.Sdk application: /app" + (appSteps.Count == 0 ? "" : " + " + string.Join(", ", appSteps.Select(s => s.Name)))));
 
         var effective = options with { Server = server };
-        var config = ImageConfigWriter.Write(baseImage, added, ImageSettingsFor(effective, detected.Server, baseImage, epoch), epoch);
+        var config = ImageConfigWriter.Write(baseImage, added, ImageSettingsFor(effective, detected.Server, baseImage, epoch, git), epoch);
         return new BuiltImage(baseImage, added, config);
     }
 
@@ -97,10 +97,9 @@ public sealed class ImageBuilder(IContainerEngine engine, ILogger logger)
         return files;
     }
 
+    /// <summary>The base image; also the run's first engine call, which reports an unreachable engine (MODWSGI3001).</summary>
     public async Task<BaseImage> InspectBaseAsync(ImageBuildOptions options, CancellationToken cancellationToken)
     {
-        var version = await engine.PingAsync(cancellationToken).ConfigureAwait(false);
-        logger.LogDebug("Container engine {Version} (API {Api}) at {Endpoint}", version.Version, version.ApiVersion, engine.Endpoint.Display);
         var inspect = await engine.InspectImageAsync(options.BaseImage, cancellationToken).ConfigureAwait(false)
             ?? throw BaseImageMissing(options);
         return BaseImage.FromInspect(options.BaseImage, inspect);
@@ -250,7 +249,7 @@ public sealed class ImageBuilder(IContainerEngine engine, ILogger logger)
         return await writer.CompleteAsync().ConfigureAwait(false);
     }
 
-    private static ImageSettings ImageSettingsFor(ImageBuildOptions options, ServerKind server, BaseImage baseImage, DateTimeOffset epoch)
+    private static ImageSettings ImageSettingsFor(ImageBuildOptions options, ServerKind server, BaseImage baseImage, DateTimeOffset epoch, GitCheckout git)
     {
         var cmd = options.Server.ToArguments();
         var env = baseImage.Env.Append(ImageArgsVariable + "=" + string.Join('\n', cmd)).ToList();
@@ -268,7 +267,7 @@ public sealed class ImageBuilder(IContainerEngine engine, ILogger logger)
             WorkingDir = BuildPlan.AppRoot,
             Env = env,
             ExposedPorts = [options.Server.Port + "/tcp"],
-            Labels = ImageLabels.For(options, epoch),
+            Labels = ImageLabels.For(options, epoch, git),
             User = options.User,
             // A plain `python app.py` or shell script as PID 1 ignores SIGTERM (no handler): `docker stop`
             // would wait 10 s and SIGKILL. Python and shells do stop on SIGINT.

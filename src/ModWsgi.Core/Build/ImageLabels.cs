@@ -5,7 +5,7 @@ namespace ModWsgi.Core.Build;
 /// <summary>The org.opencontainers.image.* labels: known facts only, project labels win.</summary>
 public static class ImageLabels
 {
-    public static IReadOnlyDictionary<string, string> For(ImageBuildOptions options, DateTimeOffset epoch)
+    public static IReadOnlyDictionary<string, string> For(ImageBuildOptions options, DateTimeOffset epoch, GitCheckout git)
     {
         var labels = new SortedDictionary<string, string>(StringComparer.Ordinal)
         {
@@ -16,9 +16,9 @@ public static class ImageLabels
         // The project's Version, else a tag that is a semantic version (ContainerImageTag=1.2.3).
         if ((options.Version is { Length: > 0 } ? options.Version : options.Tags.FirstOrDefault(t => NuGet.Versioning.SemanticVersion.TryParse(t, out _))) is { } version)
             labels["org.opencontainers.image.version"] = version;
-        if (SourceDateEpoch.Git(options.ProjectDirectory, "rev-parse", "HEAD") is { } revision)
+        if (git.Revision is { } revision)
             labels["org.opencontainers.image.revision"] = revision;
-        if (SourceDateEpoch.Git(options.ProjectDirectory, "remote", "get-url", "origin") is { } remote && PublicUrl(remote) is { } source)
+        if (git.Origin is { } remote && PublicUrl(remote) is { } source)
             labels["org.opencontainers.image.source"] = source;
         foreach (var (name, value) in options.Labels)
             labels[name] = value;

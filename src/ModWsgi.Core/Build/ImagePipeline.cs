@@ -24,7 +24,8 @@ public sealed class ImagePipeline(IContainerEngine engine, ILogger logger)
         var cache = new BuildCache(options.CacheDirectory ?? BuildCache.DefaultRoot());
         var baseImage = await builder.InspectBaseAsync(options, cancellationToken).ConfigureAwait(false);
 
-        var fingerprint = Fingerprint(options, baseImage);
+        var git = GitCheckout.Read(options.ProjectDirectory);
+        var fingerprint = Fingerprint(options, baseImage, git);
         var notes = cache.ReadProjectNotes(options.ProjectDirectory);
         if (notes["publish"] is JsonObject last && last["fingerprint"]?.GetValue<string>() == fingerprint
             && await StillPublishedAsync(last, options, cancellationToken).ConfigureAwait(false))
@@ -36,7 +37,7 @@ public sealed class ImagePipeline(IContainerEngine engine, ILogger logger)
             return previous;
         }
 
-        var built = await builder.BuildAsync(options, baseImage, cache, cancellationToken).ConfigureAwait(false);
+        var built = await builder.BuildAsync(options, baseImage, git, cache, cancellationToken).ConfigureAwait(false);
         var result = await new ImagePublisher(engine, builder, logger).PublishAsync(built, options, cache, cancellationToken).ConfigureAwait(false);
 
         notes = cache.ReadProjectNotes(options.ProjectDirectory);
@@ -56,7 +57,7 @@ public sealed class ImagePipeline(IContainerEngine engine, ILogger logger)
     /// Everything that feeds the image, cheaply: the options, the SDK (runtime scripts and this assembly),
     /// the base image id, SOURCE_DATE_EPOCH, and each project file's path, size, mode and mtime.
     /// </summary>
-    private static string Fingerprint(ImageBuildOptions options, BaseImage baseImage)
+    private static string Fingerprint(ImageBuildOptions options, BaseImage baseImage, GitCheckout git)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         void Add(string text) => hash.AppendData(Encoding.UTF8.GetBytes(text + "\n"));
@@ -71,8 +72,8 @@ public sealed class ImagePipeline(IContainerEngine engine, ILogger logger)
             var info = file.Info;
             Add($"{file.RelativePath}|{(info as FileInfo)?.Length}|{(int)info.UnixFileMode}|{info.LastWriteTimeUtc.Ticks}|{info.LinkTarget}");
         }
-        // The git commit feeds labels and the epoch.
-        Add(SourceDateEpoch.Git(options.ProjectDirectory, "rev-parse", "HEAD") ?? "");
+        // The checkout feeds the labels and the epoch.
+        Add(git.ToString());
         return "sha256:" + Convert.ToHexStringLower(hash.GetCurrentHash());
     }
 

@@ -13,8 +13,7 @@ public sealed record PublishResult(string ImageId, string? ManifestDigest, IRead
 /// Sends a built image where the project says, chosen as the .NET SDK's container publishing chooses:
 /// ContainerRegistry → push; ContainerArchiveOutputPath → OCI archive; neither → the local engine.
 /// </summary>
-public sealed class ImagePublisher(IContainerEngine engine, ImageBuilder builder, ILogger logger,
-    Func<ImageBuildOptions, RegistryClient>? registryClientFactory = null)
+public sealed class ImagePublisher(IContainerEngine engine, ImageBuilder builder, ILogger logger)
 {
     public async Task<PublishResult> PublishAsync(BuiltImage image, ImageBuildOptions options, BuildCache cache, CancellationToken cancellationToken)
     {
@@ -30,7 +29,7 @@ public sealed class ImagePublisher(IContainerEngine engine, ImageBuilder builder
             manifestDigest = oci.Digest;
             if (toRegistry)
             {
-                var client = registryClientFactory?.Invoke(options) ?? new RegistryClient(
+                var client = new RegistryClient(
                     RegistryClientOptions.FromEnvironment(string.Join(';', options.InsecureRegistries)),
                     DockerConfigCredentialStore.FromEnvironment(), logger);
                 logger.LogInformation(" -----> Pushing to {Registry}/{Repository}", options.Registry, options.Repository);
