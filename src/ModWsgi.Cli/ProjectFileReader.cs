@@ -26,9 +26,10 @@ internal static partial class ProjectFileReader
         "ContainerRepository", "ContainerImageTag", "ContainerImageTags", "Version", "ContainerBaseImage",
         "WsgiApplicationType", "WsgiEntryPoint", "WsgiCallableObject", "WsgiWorkingDirectory",
         "WsgiPipIndexUrl", "WsgiPipExtraIndexUrl", "WsgiPipTrustedHost",
+        "ContainerUser", "WsgiServer", "WsgiFrameworkDetection", "WsgiDjangoCollectStatic",
     ];
 
-    private static readonly string[] Items = ["WsgiUrlAlias", "WsgiServerArgument", "ContainerLabel", "ContainerEnvironmentVariable"];
+    private static readonly string[] Items = ["WsgiUrlAlias", "WsgiServerArgument", "ContainerLabel", "ContainerEnvironmentVariable", "ContainerPort"];
 
     /// <summary>The folder's ModWsgi.Sdk project, or null when it has none; several is a usage error, as it is for MSBuild.</summary>
     public static ProjectFile? Find(string directory)
@@ -78,6 +79,8 @@ internal static partial class ProjectFileReader
         // Unescaped after splitting, so an escaped ';' (%3B) stays inside its entry.
         string? Property(string name) => properties.TryGetValue(name, out var raw) ? Unescape(raw) : null;
         IReadOnlyList<string> ListProperty(string name) => SplitList(properties.GetValueOrDefault(name) ?? "").ToArray();
+        // The SDK's switches default to true: only an explicit 'false' turns one off, as in Sdk.targets.
+        bool Switch(string name) => !string.Equals(Property(name), "false", StringComparison.OrdinalIgnoreCase);
         IReadOnlyList<KeyValuePair<string, string>> Pairs(string item) =>
             items[item].Select(i => KeyValuePair.Create(i.Include, Metadata(i.Element, "Value"))).ToArray();
 
@@ -99,6 +102,11 @@ internal static partial class ProjectFileReader
             WsgiServerArgument = items["WsgiServerArgument"].Select(i => i.Include).ToArray(),
             ContainerLabel = Pairs("ContainerLabel"),
             ContainerEnvironmentVariable = Pairs("ContainerEnvironmentVariable"),
+            ContainerUser = Property("ContainerUser"),
+            ContainerPort = items["ContainerPort"].Select(i => i.Include).ToArray(),
+            WsgiServer = Property("WsgiServer"),
+            WsgiFrameworkDetection = Switch("WsgiFrameworkDetection"),
+            WsgiDjangoCollectStatic = Switch("WsgiDjangoCollectStatic"),
         };
         return new ProjectFile(Path.GetFullPath(path), settings, skipped.Distinct(StringComparer.Ordinal).ToArray());
     }

@@ -41,6 +41,34 @@ public sealed class ProjectFileReaderTests : IDisposable
     }
 
     [Fact]
+    public void ReadsTheServerSettings_SoTheToolBuildsWhatPublishImageBuilds()
+    {
+        _dir.Write("site.proj", """
+            <Project Sdk="ModWsgi.Sdk/0.1.0">
+              <PropertyGroup>
+                <ContainerUser>1001</ContainerUser>
+                <WsgiServer>gunicorn</WsgiServer>
+                <WsgiFrameworkDetection>False</WsgiFrameworkDetection>
+              </PropertyGroup>
+              <ItemGroup>
+                <ContainerPort Include="8080" />
+              </ItemGroup>
+            </Project>
+            """);
+
+        var settings = ProjectFileReader.Find(_dir.Path)!.Settings;
+
+        Assert.Equal("1001", settings.ContainerUser);
+        Assert.Equal(["8080"], settings.ContainerPort);
+        Assert.Equal("gunicorn", settings.WsgiServer);
+        Assert.False(settings.WsgiFrameworkDetection);
+        Assert.True(settings.WsgiDjangoCollectStatic);
+        var options = settings.ToOptions(_dir.Path, "/runtime", null);
+        Assert.Equal(8080, options.Server.Port);
+        Assert.Equal("1001", options.User);
+    }
+
+    [Fact]
     public void ReadsTheOtherLiteralPropertiesAndItems()
     {
         var path = _dir.Write("site.proj", """
