@@ -37,31 +37,8 @@ public static class BaseLayerExporter
     /// <summary>Gzips a layer tar as it is (its bytes define the diff id) into the store.</summary>
     private static async Task<Layer> CompressAsync(FileBlobStore store, Stream layerTar, CancellationToken cancellationToken)
     {
-        var temp = store.NewTempFile();
-        try
-        {
-            string diffId, digest;
-            long size;
-            await using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
-            {
-                using var compressed = new HashingStream(file, leaveOpen: true);
-                using (var gzip = new GZipStream(compressed, CompressionLevel.Fastest, leaveOpen: true))
-                using (var chunks = new FixedChunkStream(gzip))
-                using (var uncompressed = new HashingStream(chunks, leaveOpen: true))
-                {
-                    await layerTar.CopyToAsync(uncompressed, 1 << 16, cancellationToken).ConfigureAwait(false);
-                    diffId = uncompressed.Digest();
-                }
-                digest = compressed.Digest();
-                size = compressed.BytesWritten;
-            }
-            store.Commit(temp, digest);
-            return new Layer(new Descriptor(MediaTypes.OciLayerGzip, digest, size), diffId);
-        }
-        finally
-        {
-            if (File.Exists(temp))
-                File.Delete(temp);
-        }
+        await using var blob = new GzipBlobWriter(store, CompressionLevel.Fastest);
+        await layerTar.CopyToAsync(blob.Input, 1 << 16, cancellationToken).ConfigureAwait(false);
+        return await blob.CompleteAsync().ConfigureAwait(false);
     }
 }

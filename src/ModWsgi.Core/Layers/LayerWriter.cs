@@ -12,28 +12,15 @@ namespace ModWsgi.Core.Layers;
 /// </summary>
 public sealed class LayerWriter : IAsyncDisposable
 {
-    private readonly FileBlobStore _store;
     private readonly DateTimeOffset _epoch;
-    private readonly string _tempFile;
-    private readonly FileStream _file;
-    private readonly HashingStream _compressed;
-    private readonly GZipStream _gzip;
-    private readonly FixedChunkStream _chunks;
-    private readonly HashingStream _uncompressed;
+    private readonly GzipBlobWriter _blob;
     private readonly TarWriter _tar;
-    private bool _completed;
 
     public LayerWriter(FileBlobStore store, DateTimeOffset epoch)
     {
-        _store = store;
         _epoch = epoch;
-        _tempFile = store.NewTempFile();
-        _file = new FileStream(_tempFile, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
-        _compressed = new HashingStream(_file, leaveOpen: true);
-        _gzip = new GZipStream(_compressed, CompressionLevel.Optimal, leaveOpen: true);
-        _chunks = new FixedChunkStream(_gzip);
-        _uncompressed = new HashingStream(_chunks, leaveOpen: true);
-        _tar = new TarWriter(_uncompressed, TarEntryFormat.Gnu, leaveOpen: true);
+        _blob = new GzipBlobWriter(store, CompressionLevel.Optimal);
+        _tar = new TarWriter(_blob.Input, TarEntryFormat.Gnu, leaveOpen: true);
     }
 
     public DateTimeOffset Epoch => _epoch;
@@ -83,34 +70,18 @@ public sealed class LayerWriter : IAsyncDisposable
         return AddFileAsync(name, 0, 0, 0, Stream.Null, cancellationToken);
     }
 
-    /// <summary>Finishes the tar and gzip streams and moves the blob into the store.</summary>
+    /// <summary>Finishes the tar and moves the compressed blob into the store.</summary>
     public async Task<Layer> CompleteAsync()
     {
         await _tar.DisposeAsync().ConfigureAwait(false);
-        await _chunks.DisposeAsync().ConfigureAwait(false);
-        await _gzip.DisposeAsync().ConfigureAwait(false);
-        await _file.FlushAsync().ConfigureAwait(false);
-        var diffId = _uncompressed.Digest();
-        var digest = _compressed.Digest();
-        var size = _compressed.BytesWritten;
-        await _file.DisposeAsync().ConfigureAwait(false);
-        _store.Commit(_tempFile, digest);
-        _completed = true;
-        return new Layer(new Descriptor(MediaTypes.OciLayerGzip, digest, size), diffId);
+        return await _blob.CompleteAsync().ConfigureAwait(false);
     }
 
+    /// <summary>An abandoned layer (failed or cancelled build) leaves nothing behind.</summary>
     public async ValueTask DisposeAsync()
     {
-        if (_completed)
-            return;
-        // An abandoned layer (failed or cancelled build) leaves nothing behind.
         await _tar.DisposeAsync().ConfigureAwait(false);
-        await _uncompressed.DisposeAsync().ConfigureAwait(false);
-        await _chunks.DisposeAsync().ConfigureAwait(false);
-        await _gzip.DisposeAsync().ConfigureAwait(false);
-        await _compressed.DisposeAsync().ConfigureAwait(false);
-        await _file.DisposeAsync().ConfigureAwait(false);
-        File.Delete(_tempFile);
+        await _blob.DisposeAsync().ConfigureAwait(false);
     }
 
     private GnuTarEntry Entry(TarEntryType type, string name, UnixFileMode mode, int uid, int gid)
