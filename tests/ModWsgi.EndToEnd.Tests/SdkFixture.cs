@@ -19,9 +19,33 @@ public sealed class SdkFixture : IDisposable
         if (pack.ExitCode != 0)
             throw new InvalidOperationException("dotnet pack of the SDK failed:\n" + pack.Output);
         SdkVersion = Directory.GetFiles(Feed, "ModWsgi.Sdk.*.nupkg").Select(Path.GetFileNameWithoutExtension).Single()!["ModWsgi.Sdk.".Length..];
+        _tool = new Lazy<string>(InstallTool);
+    }
+
+    private string InstallTool()
+    {
+        var repo = RepositoryRootAttribute.Get();
+        var pack = Run.Process("dotnet", ["pack", Path.Combine(repo, "src/ModWsgi.Cli/ModWsgi.Cli.csproj"), "-c", "Release",
+            "-o", Feed, "-nodeReuse:false", "-v:q", "-nologo"], timeout: TimeSpan.FromMinutes(5));
+        if (pack.ExitCode != 0)
+            throw new InvalidOperationException("dotnet pack of the tool failed:\n" + pack.Output);
+        var toolPath = Path.Combine(_root.Path, "tools");
+        var install = Run.Process("dotnet", ["tool", "install", "ModWsgi.Cli", "--version", SdkVersion, "--tool-path", toolPath, "--add-source", Feed],
+            env: new Dictionary<string, string?> { ["NUGET_PACKAGES"] = PackagesFolder }, timeout: TimeSpan.FromMinutes(5));
+        if (install.ExitCode != 0)
+            throw new InvalidOperationException("dotnet tool install of ModWsgi.Cli failed:\n" + install.Output);
+        return Path.Combine(toolPath, "modwsgi");
     }
 
     public string Feed { get; }
+
+    private readonly Lazy<string> _tool;
+
+    /// <summary>
+    /// The `modwsgi` command as a user gets it: this checkout's ModWsgi.Cli packed into the feed and installed
+    /// with `dotnet tool install`, which picks the package for this machine's RID. Packed on first use.
+    /// </summary>
+    public string ToolCommand => _tool.Value;
 
     public string PackagesFolder { get; }
 

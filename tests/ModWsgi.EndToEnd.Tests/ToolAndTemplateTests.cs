@@ -62,8 +62,32 @@ public sealed class ToolAndTemplateTests(SdkFixture sdk) : IDisposable
         Assert.Contains("ModWsgi.Sdk dependencies", inspect.StdOut);
     }
 
-    private static ProcessResult Tool(IReadOnlyDictionary<string, string?>? environment, params string[] args) =>
-        Run.Process("dotnet", [Path.Combine(AppContext.BaseDirectory, "modwsgi.dll"), .. args], env: environment, timeout: TimeSpan.FromMinutes(5));
+    [DockerFact]
+    public void Dotnet_tool_install_picks_the_ReadyToRun_linux_x64_package_on_this_machine()
+    {
+        var tool = sdk.ToolCommand;
+        // The install keeps the package it chose in the tool path's store.
+        var store = Path.Combine(Path.GetDirectoryName(tool)!, ".store");
+        var chosen = Directory.GetDirectories(store, "*", SearchOption.AllDirectories)
+            .Select(d => Path.GetFileName(d)!).Where(n => n.StartsWith("modwsgi.cli.", StringComparison.Ordinal)).ToArray();
+        Assert.Equal(["modwsgi.cli.linux-x64"], chosen);
+        var assembly = Directory.GetFiles(store, "modwsgi.dll", SearchOption.AllDirectories).Single();
+        Assert.True(IsReadyToRun(assembly), assembly + " is not ReadyToRun-compiled");
+        var version = Run.Process(tool, ["--version"]);
+        Assert.True(version.ExitCode == 0, version.Output);
+        Assert.StartsWith(sdk.SdkVersion, version.StdOut.Trim());
+    }
+
+    /// <summary>A ReadyToRun image carries a managed native header (the R2R header) in its CLI header.</summary>
+    private static bool IsReadyToRun(string assembly)
+    {
+        using var reader = new System.Reflection.PortableExecutable.PEReader(File.OpenRead(assembly));
+        return reader.PEHeaders.CorHeader?.ManagedNativeHeaderDirectory.Size > 0;
+    }
+
+    /// <summary>The installed tool (`dotnet tool install` from this run's feed), as a user runs it.</summary>
+    private ProcessResult Tool(IReadOnlyDictionary<string, string?>? environment, params string[] args) =>
+        Run.Process(sdk.ToolCommand, args, env: environment, timeout: TimeSpan.FromMinutes(5));
 
     public void Dispose()
     {
