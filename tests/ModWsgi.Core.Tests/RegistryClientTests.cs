@@ -353,16 +353,4 @@ public sealed class RegistryClientTests : IDisposable
     {
         public Task<RegistryCredential?> GetAsync(string registry, CancellationToken ct) => Task.FromResult(credential);
     }
-
-    private sealed class ListLogger : ILogger
-    {
-        public List<string> Messages { get; } = [];
-
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            Messages.Add(formatter(state, exception) + exception);
-    }
 }

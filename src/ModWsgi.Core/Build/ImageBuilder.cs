@@ -22,7 +22,7 @@ public sealed record BuiltImage(BaseImage Base, IReadOnlyList<AddedLayer> Added,
 /// folder, written directly — or, when a build hook runs, captured from a container that ran it).
 /// Every build container is removed whatever happens, cancellation included.
 /// </summary>
-public sealed class ImageBuilder(IContainerEngine engine, ILogger logger)
+public sealed class ImageBuilder(IContainerEngine engine, ILogger logger, PhaseTimings? timings = null)
 {
     /// <summary>How many trailing output lines a failed step's error quotes.</summary>
     private const int FailureTailLines = 15;
@@ -54,8 +54,11 @@ public sealed class ImageBuilder(IContainerEngine engine, ILogger logger)
         var ignore = DockerIgnore.Load(options.ProjectDirectory);
         var epoch = SourceDateEpoch.Resolve(git, options.SourceDateEpoch ?? Environment.GetEnvironmentVariable("SOURCE_DATE_EPOCH"));
 
+        timings?.Lap("plan");
         var runtime = await WriteLayerAsync(cache, SourceDateEpoch.Fixed, w => LayerSources.WriteRuntimeAsync(w, runtimeFiles, cancellationToken)).ConfigureAwait(false);
+        timings?.Lap("runtime-layer");
         var dependencies = await DependenciesAsync(options, plan, ignore, baseImage, runtime, cache, cancellationToken).ConfigureAwait(false);
+        timings?.Lap("dependencies");
         var added = new List<AddedLayer>
         {
             new(runtime, "ModWsgi.Sdk runtime: " + string.Join(", ", RuntimeScripts)),
@@ -80,6 +83,7 @@ public sealed class ImageBuilder(IContainerEngine engine, ILogger logger)
             if (detected.Django is { } found)
                 server = DjangoSupport.Apply(server, found, settings.Result ?? throw DjangoSupport.Unreadable(found));
         }
+        timings?.Lap("application-layer");
         added.Add(new AddedLayer(application, "ModWsgi.Sdk application: /app" + (appSteps.Count == 0 ? "" : " + " + string.Join(", ", appSteps.Select(s => s.Name)))));
 
         var effective = options with { Server = server };
@@ -192,7 +196,9 @@ public sealed class ImageBuilder(IContainerEngine engine, ILogger logger)
         await using var stream = new FileStream(spool, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.DeleteOnClose);
         await ImageArchiveWriter.WriteForEngineAsync(stream, config, diffIds, held, added, cache.Blobs, tags, cancellationToken).ConfigureAwait(false);
         stream.Position = 0;
+        timings?.Lap("engine-archive");
         await engine.LoadImageAsync(stream, cancellationToken).ConfigureAwait(false);
+        timings?.Lap("engine-load");
     }
 
     private async Task<T> InBuildContainerAsync<T>(string image, Func<string, Task<T>> work, CancellationToken cancellationToken)

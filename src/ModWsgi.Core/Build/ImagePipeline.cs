@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 using Microsoft.Extensions.Logging;
 using ModWsgi.Core.Engine;
 using ModWsgi.Core.Oci;
@@ -20,12 +21,31 @@ public sealed class ImagePipeline(IContainerEngine engine, ILogger logger)
     {
         foreach (var tag in options.Tags)
             ImageReference.Create(options.Repository, tag);
-        var builder = new ImageBuilder(engine, logger);
+        var timings = new PhaseTimings(logger);
+        var builder = new ImageBuilder(engine, logger, timings);
         var cache = new BuildCache(options.CacheDirectory ?? BuildCache.DefaultRoot());
-        var baseImage = await builder.InspectBaseAsync(options, cancellationToken).ConfigureAwait(false);
 
-        var git = GitCheckout.Read(options.ProjectDirectory);
-        var fingerprint = Fingerprint(options, baseImage, git);
+        // The first engine round trip (connection set-up included) and the local reads overlap: git runs a
+        // process and the fingerprint reads every project file's metadata.
+        var local = Task.Run(() =>
+        {
+            var checkout = GitCheckout.Read(options.ProjectDirectory);
+            return (Git: checkout, Fingerprint: LocalFingerprint(options, checkout));
+        }, cancellationToken);
+        BaseImage baseImage;
+        try
+        {
+            baseImage = await builder.InspectBaseAsync(options, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            // Never leave the local reads running past a failed inspect.
+            await Task.WhenAny(local).ConfigureAwait(false);
+        }
+        var (git, localFingerprint) = await local.ConfigureAwait(false);
+        var fingerprint = Digests.Sha256(Encoding.UTF8.GetBytes(localFingerprint + "\n" + baseImage.Id));
+        timings.Lap("inspect-base+git+fingerprint");
+
         var notes = cache.ReadProjectNotes(options.ProjectDirectory);
         if (notes["publish"] is JsonObject last && last["fingerprint"]?.GetValue<string>() == fingerprint
             && await StillPublishedAsync(last, options, cancellationToken).ConfigureAwait(false))
@@ -34,11 +54,14 @@ public sealed class ImagePipeline(IContainerEngine engine, ILogger logger)
                 last["images"]!.AsArray().Select(i => i!.GetValue<string>()).ToArray(), last["archivePath"]?.GetValue<string>(), UpToDate: true);
             logger.LogInformation("Image up to date: nothing changed since the last publish of {Images} ({ImageId}); skipped the build.",
                 string.Join(", ", previous.Images), previous.ImageId);
+            timings.Lap("up-to-date-check");
+            timings.Report();
             return previous;
         }
 
         var built = await builder.BuildAsync(options, baseImage, git, cache, cancellationToken).ConfigureAwait(false);
         var result = await new ImagePublisher(engine, builder, logger).PublishAsync(built, options, cache, cancellationToken).ConfigureAwait(false);
+        timings.Lap("publish");
 
         notes = cache.ReadProjectNotes(options.ProjectDirectory);
         notes["publish"] = new JsonObject
@@ -50,19 +73,20 @@ public sealed class ImagePipeline(IContainerEngine engine, ILogger logger)
             ["archivePath"] = result.ArchivePath,
         };
         cache.WriteProjectNotes(options.ProjectDirectory, notes);
+        timings.Report();
         return result;
     }
 
     /// <summary>
-    /// Everything that feeds the image, cheaply: the options, the SDK (runtime scripts and this assembly),
-    /// the base image id, SOURCE_DATE_EPOCH, and each project file's path, size, mode and mtime.
+    /// Everything that feeds the image except the base image id, cheaply: the options, the SDK (runtime
+    /// scripts and this assembly), SOURCE_DATE_EPOCH, the checkout, and each project file's path, size, mode
+    /// and mtime.
     /// </summary>
-    private static string Fingerprint(ImageBuildOptions options, BaseImage baseImage, GitCheckout git)
+    private static string LocalFingerprint(ImageBuildOptions options, GitCheckout git)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         void Add(string text) => hash.AppendData(Encoding.UTF8.GetBytes(text + "\n"));
-        Add(JsonSerializer.Serialize(options));
-        Add(baseImage.Id);
+        Add(JsonSerializer.Serialize(options, FingerprintJson.Default.ImageBuildOptions));
         Add(typeof(ImagePipeline).Assembly.ManifestModule.ModuleVersionId.ToString());
         Add(Environment.GetEnvironmentVariable("SOURCE_DATE_EPOCH") ?? "");
         foreach (var script in ImageBuilder.RuntimeScriptPaths(options))
@@ -93,3 +117,7 @@ public sealed class ImagePipeline(IContainerEngine engine, ILogger logger)
         return true;
     }
 }
+
+/// <summary>Compiled (not reflection) serialization of the options for the fingerprint: a cold start pays no reflection.</summary>
+[JsonSerializable(typeof(ImageBuildOptions))]
+internal sealed partial class FingerprintJson : JsonSerializerContext;
