@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
 # Times, for one Flask app on this machine in one run: cold build, source-only rebuild and no-op rebuild,
 # for ModWsgi.Sdk (`dotnet build -t:PublishImage`, and the `modwsgi` dotnet tool) and for
-# BuildKit (`docker build` of an equivalent cache-friendly Dockerfile), then prints the ratios.
+# BuildKit (`docker build` of an equivalent cache-friendly Dockerfile), then prints the ratios, the engine's
+# own floor for taking in a new layer through the Engine API, and where the tool's time goes.
 #   usage: eng/benchmark.sh [RUNS]      (RUNS: repetitions of the warm measurements, median taken; default 3)
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 runs="${1:-3}"
 work="$(mktemp -d /tmp/modwsgi-bench.XXXXXX)"
 server_pid=""
+images_before=""
 cleanup() {
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
-  docker rmi -f bench-sdk:latest bench-tool:latest bench-buildkit:latest >/dev/null 2>&1 || true
+  # Every image the runs made, the ones a rebuild left untagged included.
+  if [ -n "$images_before" ]; then
+    comm -13 <(echo "$images_before") <(docker images -aq --no-trunc | sort -u) | xargs -r docker rmi -f >/dev/null 2>&1 || true
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -20,8 +25,11 @@ quiet() { "$@" >"$work/setup.log" 2>&1 || { cat "$work/setup.log" >&2; echo "ben
 quiet "$repo/eng/setup-machine.sh"
 quiet "$repo/eng/build-package-index.sh" "$repo/artifacts/package-index"
 quiet "$repo/eng/pack.sh"
-quiet dotnet build "$repo/src/ModWsgi.Cli/ModWsgi.Cli.csproj" -c Release -nodeReuse:false -v:q -nologo
 export NUGET_PACKAGES="$work/nuget-packages"
+version="$(sed -n 's:.*<VersionPrefix>\(.*\)</VersionPrefix>.*:\1:p' "$repo/Directory.Build.props")"
+# The tool as users get it: `dotnet tool install` picks the ReadyToRun linux-x64 package.
+quiet dotnet tool install ModWsgi.Cli --version "$version" --tool-path "$work/tool" --add-source "$repo/artifacts/packages"
+images_before="$(docker images -aq --no-trunc | sort -u)"
 
 # The package index on the Docker bridge, where build containers (ours and BuildKit's) reach it.
 gateway="$(docker network inspect bridge -f '{{range .IPAM.Config}}{{.Gateway}}{{end}}')"
@@ -48,7 +56,6 @@ cat >"$app/nuget.config" <<XML
 <?xml version="1.0" encoding="utf-8"?>
 <configuration><packageSources><clear /><add key="local" value="$repo/artifacts/packages" /></packageSources></configuration>
 XML
-version="$(sed -n 's:.*<VersionPrefix>\(.*\)</VersionPrefix>.*:\1:p' "$repo/Directory.Build.props")"
 cat >"$app/bench.proj" <<XML
 <Project Sdk="ModWsgi.Sdk/$version">
   <PropertyGroup>
@@ -79,8 +86,7 @@ edit=0
 touch_source() { edit=$((edit + 1)); sed -i "s/edit [0-9]*/edit $edit/" "$app/wsgi.py"; }
 
 sdk() { dotnet build "$app/bench.proj" -t:PublishImage -nodeReuse:false -tl:off -v:q -nologo >"$work/last.log" 2>&1 || { cat "$work/last.log"; exit 1; }; }
-tool_dll="$repo/src/ModWsgi.Cli/bin/Release/net10.0/modwsgi.dll"
-tool() { dotnet "$tool_dll" build "$app" --repository bench-tool --pip-index-url "$index" --pip-trusted-host "$gateway" --cache-dir "$work/cache-tool" >"$work/last.log" 2>&1 || { cat "$work/last.log"; exit 1; }; }
+tool() { "$work/tool/modwsgi" build "$app" --repository bench-tool --pip-index-url "$index" --pip-trusted-host "$gateway" --cache-dir "$work/cache-tool" "$@" >"$work/last.log" 2>&1 || { cat "$work/last.log"; exit 1; }; }
 buildkit() { DOCKER_BUILDKIT=1 /usr/bin/docker build -q -t bench-buildkit "$@" -f "$work/Dockerfile" "$app" >"$work/last.log" 2>&1 || { cat "$work/last.log"; exit 1; }; }
 
 measure() { # name command...
@@ -92,8 +98,8 @@ declare -A cold source noop
 echo "Measuring (warm figures are the median of $runs runs)..." >&2
 cold[sdk]=$(measure sdk sdk)
 cold[buildkit]=$(measure buildkit buildkit --no-cache)
-[ -n "$tool_dll" ] && cold[tool]=$(measure tool tool)
-for tool_name in sdk buildkit ${tool_dll:+tool}; do
+cold[tool]=$(measure tool tool)
+for tool_name in sdk buildkit tool; do
   s=(); n=()
   for _ in $(seq "$runs"); do
     touch_source
@@ -106,11 +112,25 @@ done
 
 printf '\n%-34s %10s %14s %10s\n' "seconds" "cold" "source-only" "no-op"
 printf '%-34s %10s %14s %10s\n' "dotnet build -t:PublishImage" "${cold[sdk]}" "${source[sdk]}" "${noop[sdk]}"
-[ -n "$tool_dll" ] && printf '%-34s %10s %14s %10s\n' "modwsgi build (dotnet tool)" "${cold[tool]}" "${source[tool]}" "${noop[tool]}"
+printf '%-34s %10s %14s %10s\n' "modwsgi build (dotnet tool)" "${cold[tool]}" "${source[tool]}" "${noop[tool]}"
 printf '%-34s %10s %14s %10s\n' "docker build (BuildKit)" "${cold[buildkit]}" "${source[buildkit]}" "${noop[buildkit]}"
 ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
 echo
 echo "ratios to BuildKit (lower is faster):"
 echo "  dotnet build: cold $(ratio "${cold[sdk]}" "${cold[buildkit]}"), source-only $(ratio "${source[sdk]}" "${source[buildkit]}"), no-op $(ratio "${noop[sdk]}" "${noop[buildkit]}")"
-[ -n "$tool_dll" ] && echo "  modwsgi tool: cold $(ratio "${cold[tool]}" "${cold[buildkit]}"), source-only $(ratio "${source[tool]}" "${source[buildkit]}"), no-op $(ratio "${noop[tool]}" "${noop[buildkit]}")"
-echo "targets: tool source-only <= BuildKit's; dotnet build source-only <= BuildKit's + 1.5 s; dotnet build no-op < 1.5 s"
+echo "  modwsgi tool: cold $(ratio "${cold[tool]}" "${cold[buildkit]}"), source-only $(ratio "${source[tool]}" "${source[buildkit]}"), no-op $(ratio "${noop[tool]}" "${noop[buildkit]}")"
+
+# What no tool that hands reproducible layers to the engine can go below, and where the tool's time goes.
+floor=$(python3 "$repo/eng/engine-load-floor.py" modwsgi/base:bookworm $((2 * runs + 1)))
+touch_source
+tool --verbose
+phases=$(sed -n 's/^timings: //p' "$work/last.log")
+echo
+echo "engine floor: $floor s to load one new one-file layer through the Engine API (docker load; median of $((2 * runs + 1)))"
+echo "tool source-only rebuild, by phase: $phases (the rest is process start-up and argument parsing)"
+echo
+verdict() { python3 -c "print('met' if $1 else 'NOT met')"; }
+echo "targets:"
+echo "  tool source-only <= BuildKit's:                ${source[tool]} vs ${source[buildkit]}: $(verdict "${source[tool]} <= ${source[buildkit]}")"
+echo "  dotnet build source-only <= BuildKit's + 1.5 s: ${source[sdk]} vs ${source[buildkit]} + 1.5: $(verdict "${source[sdk]} <= ${source[buildkit]} + 1.5")"
+echo "  dotnet build no-op < 1.5 s:                    ${noop[sdk]}: $(verdict "${noop[sdk]} < 1.5")"

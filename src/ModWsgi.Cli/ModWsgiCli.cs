@@ -33,6 +33,7 @@ internal sealed class ModWsgiCli
         Root.Subcommands.Add(RunCommand());
         Root.Subcommands.Add(ShellCommand());
         Root.Subcommands.Add(InspectCommand());
+        Root.Subcommands.Add(BuildServerCommand());
         var help = Root.Options.OfType<HelpOption>().Single();
         help.Action = new HelpWithExitCodes((HelpAction)help.Action!);
     }
@@ -165,6 +166,33 @@ internal sealed class ModWsgiCli
             return ExitCodes.Ok;
         });
         return command;
+    }
+
+    private Command BuildServerCommand()
+    {
+        var shutdown = new Command("shutdown", "Stop this tool's build server (it also stops by itself after 10 idle minutes).");
+        shutdown.SetAction(async (_, _) =>
+        {
+            var stopped = await BuildServer.BuildServerClient.ShutdownAsync(BuildServer.BuildServerEndpoint.ForThisTool(Environment.GetEnvironmentVariable)).ConfigureAwait(false);
+            _host.Out.WriteLine(stopped ? "Build server stopped." : "No build server was running.");
+            return ExitCodes.Ok;
+        });
+        var socket = new Option<string>("--socket") { Required = true };
+        var idle = new Option<int>("--idle-minutes") { DefaultValueFactory = _ => 10 };
+        var run = new Command("run", "Run the build server in the foreground (the tool starts it by itself).") { socket, idle };
+        run.Hidden = true;
+        run.SetAction(async (parsed, token) =>
+        {
+            BuildServer.BuildServerHost.DetachFromTerminal();
+            var host = new BuildServer.BuildServerHost(new BuildServer.BuildServerEndpoint(parsed.GetValue(socket)!),
+                TimeSpan.FromMinutes(parsed.GetValue(idle)), cliHost => new ModWsgiCli(cliHost));
+            return await host.RunAsync(token).ConfigureAwait(false);
+        });
+        return new Command("build-server",
+            $"The build server that build and publish hand their work to, so rebuilds skip .NET start-up costs. {BuildServer.BuildServerEndpoint.SwitchVariable}=0 turns it off; under CI=true it is off unless {BuildServer.BuildServerEndpoint.SwitchVariable}=1.")
+        {
+            shutdown, run,
+        };
     }
 
     /// <summary>Resolves the options, runs Core's pipeline and prints what PublishImage prints.</summary>

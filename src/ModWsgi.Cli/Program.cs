@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using ModWsgi.Cli;
+using ModWsgi.Cli.BuildServer;
 
 // Ctrl+C and SIGTERM cancel the command's token: Core stops the build and removes its build container,
 // run stops its container. A second Ctrl+C ends the process at once, except within a second of the first:
@@ -24,5 +25,16 @@ using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, contex
     context.Cancel = true;
     cancellation.Cancel();
 });
+
+// build and publish go to this tool's build server when one runs (it keeps the code loaded and compiled);
+// the first build starts one for the next and runs here.
+if (BuildServerEndpoint.Serves(args) && BuildServerEndpoint.Enabled(Environment.GetEnvironmentVariable))
+{
+    var endpoint = BuildServerEndpoint.ForThisTool(Environment.GetEnvironmentVariable);
+    if (await BuildServerClient.TryRunAsync(endpoint, args, Console.Out, Console.Error, cancellation.Token) is { } served)
+        return served;
+    if (!File.Exists(endpoint.SocketPath))
+        BuildServerClient.StartInBackground(endpoint);
+}
 
 return await new ModWsgiCli(new CliHost()).InvokeAsync(args, cancellation.Token);

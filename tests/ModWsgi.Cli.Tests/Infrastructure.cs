@@ -6,8 +6,13 @@ namespace ModWsgi.Cli.Tests;
 /// <summary>The built tool, as a user runs it: `dotnet modwsgi.dll ...` (the project reference puts it, with runtime/, next to the tests).</summary>
 public static class ModWsgiTool
 {
+    /// <summary>In-process builds: these tests are about what a command does, BuildServerTests about the server.</summary>
     public static ProcessResult Run(params string[] args) =>
-        ModWsgi.Tests.Shared.Run.Process("dotnet", [Path.Combine(AppContext.BaseDirectory, "modwsgi.dll"), .. args]);
+        Run(new Dictionary<string, string?> { ["MODWSGI_BUILD_SERVER"] = "0" }, null, args);
+
+    public static ProcessResult Run(IReadOnlyDictionary<string, string?> env, string? workingDirectory, params string[] args) =>
+        ModWsgi.Tests.Shared.Run.Process("dotnet", [Path.Combine(AppContext.BaseDirectory, "modwsgi.dll"), .. args],
+            workingDirectory: workingDirectory, env: env, timeout: TimeSpan.FromMinutes(5));
 }
 
 /// <summary>

@@ -78,6 +78,84 @@ public sealed class ToolAndTemplateTests(SdkFixture sdk) : IDisposable
         Assert.StartsWith(sdk.SdkVersion, version.StdOut.Trim());
     }
 
+    [DockerFact]
+    public async Task The_build_server_rebuilds_a_source_edit_and_a_cancelled_served_build_leaves_no_container()
+    {
+        var app = Path.Combine(_work.Path, "served");
+        Directory.CreateDirectory(app);
+        File.WriteAllText(Path.Combine(app, "requirements.txt"), "");
+        void Serve(string word) => File.WriteAllText(Path.Combine(app, "wsgi.py"),
+            $"def application(e, s):\n    s('200 OK', [('Content-Type', 'text/plain')])\n    return [b'{word}']\n");
+        var runtimeDir = Path.Combine(_work.Path, "xdg-runtime");
+        Directory.CreateDirectory(runtimeDir);
+        var environment = new Dictionary<string, string?>
+        {
+            ["MODWSGI_BUILD_SERVER"] = "1", ["MODWSGI_BUILD_SERVER_IDLE_MINUTES"] = "2", ["XDG_RUNTIME_DIR"] = runtimeDir,
+        };
+        var image = "e2e-served-" + Guid.NewGuid().ToString("N")[..8];
+        _images.Add(image + ":latest");
+        string[] build = ["build", app, "--repository", image, "--cache-dir", sdk.CacheDirectory, "--verbose"];
+        try
+        {
+            Serve("first");
+            var first = Tool(environment, build);
+            Assert.True(first.ExitCode == 0, first.Output);
+            var socketFolder = Path.Combine(runtimeDir, "modwsgi");
+            var deadline = DateTime.UtcNow.AddSeconds(20);
+            while (!(Directory.Exists(socketFolder) && Directory.GetFiles(socketFolder, "*.sock").Length == 1) && DateTime.UtcNow < deadline)
+                Thread.Sleep(100);
+
+            Serve("edited");
+            var second = Tool(environment, build);
+            Assert.True(second.ExitCode == 0, second.Output);
+            Assert.Contains("run by the build server", second.StdOut);
+            Assert.Contains("dependencies: cached", second.StdOut);
+            using (var container = RunningContainer.Start(image))
+                Assert.Equal((200, "edited"), await container.GetAsync("/"));
+
+            // Ctrl+C on the client cancels the build in the server, which removes its build container.
+            var hook = Path.Combine(app, ".docker", "action_hooks", "pre-build");
+            Directory.CreateDirectory(Path.GetDirectoryName(hook)!);
+            File.WriteAllText(hook, "#!/bin/bash\necho waiting-to-be-cancelled\nsleep 300\n");
+            File.SetUnixFileMode(hook, (UnixFileMode)0b111_101_101);
+            var info = new System.Diagnostics.ProcessStartInfo(sdk.ToolCommand, build) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (var (name, value) in environment)
+                info.Environment[name] = value;
+            using var client = System.Diagnostics.Process.Start(info)!;
+            var output = new System.Text.StringBuilder();
+            var started = new ManualResetEventSlim();
+            client.OutputDataReceived += (_, e) =>
+            {
+                lock (output) output.AppendLine(e.Data);
+                if (e.Data?.Contains("waiting-to-be-cancelled") == true)
+                    started.Set();
+            };
+            client.ErrorDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
+            client.BeginOutputReadLine();
+            client.BeginErrorReadLine();
+            try
+            {
+                Assert.True(started.Wait(TimeSpan.FromMinutes(2)), "the pre-build hook never started:\n" + output);
+                Assert.NotEqual("", Run.DockerOk("ps", "-a", "-q", "--filter", "name=modwsgi-build-"));
+                Run.Process("kill", ["-INT", client.Id.ToString()]);
+                Assert.True(client.WaitForExit(TimeSpan.FromSeconds(60)), "the client did not stop after SIGINT:\n" + output);
+            }
+            finally
+            {
+                if (!client.HasExited)
+                    client.Kill(entireProcessTree: true);
+            }
+            client.WaitForExit();
+            Assert.True(client.ExitCode == 130, $"exit code {client.ExitCode}:\n{output}");
+            Assert.Contains("MODWSGI4002", output.ToString());
+            Assert.Equal("", Run.DockerOk("ps", "-a", "-q", "--filter", "name=modwsgi-build-"));
+        }
+        finally
+        {
+            Tool(environment, "build-server", "shutdown");
+        }
+    }
+
     /// <summary>A ReadyToRun image carries a managed native header (the R2R header) in its CLI header.</summary>
     private static bool IsReadyToRun(string assembly)
     {

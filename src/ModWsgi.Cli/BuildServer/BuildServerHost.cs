@@ -1,0 +1,168 @@
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Text.Json.Nodes;
+
+namespace ModWsgi.Cli.BuildServer;
+
+/// <summary>
+/// The server side: listens on the endpoint's socket and runs one command at a time, each with the
+/// client's arguments, working directory and environment, its output sent back as it is written.
+/// Exits after <paramref name="idleTimeout"/> without a request, on shutdown, or on SIGTERM.
+/// </summary>
+internal sealed class BuildServerHost(BuildServerEndpoint endpoint, TimeSpan idleTimeout, Func<CliHost, ModWsgiCli> createCli)
+{
+    private readonly SemaphoreSlim _oneAtATime = new(1, 1);
+    private readonly CancellationTokenSource _stopping = new();
+    private long _lastActivity = Environment.TickCount64;
+
+    public async Task<int> RunAsync(CancellationToken cancellationToken)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopping.Token);
+        endpoint.CreateFolder();
+        using var listener = Bind();
+        if (listener is null)
+            return 0; // another server for this tool already answers
+        try
+        {
+            var running = new List<Task>();
+            while (!linked.IsCancellationRequested)
+            {
+                var accept = listener.AcceptAsync(linked.Token).AsTask();
+                while (await Task.WhenAny(accept, Task.Delay(TimeSpan.FromSeconds(1), CancellationToken.None)).ConfigureAwait(false) != accept)
+                {
+                    var idleFor = Environment.TickCount64 - Interlocked.Read(ref _lastActivity);
+                    if (_oneAtATime.CurrentCount == 1 && idleFor >= idleTimeout.TotalMilliseconds)
+                        await _stopping.CancelAsync().ConfigureAwait(false);
+                }
+                if (!accept.IsCompletedSuccessfully)
+                    break;
+                running.RemoveAll(t => t.IsCompleted);
+                running.Add(ServeAsync(accept.Result));
+            }
+            await Task.WhenAll(running).ConfigureAwait(false);
+            return 0;
+        }
+        finally
+        {
+            File.Delete(endpoint.SocketPath);
+        }
+    }
+
+    private Socket? Bind()
+    {
+        if (File.Exists(endpoint.SocketPath))
+        {
+            using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            try
+            {
+                probe.Connect(new UnixDomainSocketEndPoint(endpoint.SocketPath));
+                return null;
+            }
+            catch (SocketException)
+            {
+                File.Delete(endpoint.SocketPath); // left by a server that died
+            }
+        }
+        var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            listener.Bind(new UnixDomainSocketEndPoint(endpoint.SocketPath));
+            if (!OperatingSystem.IsWindows())
+                File.SetUnixFileMode(endpoint.SocketPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            listener.Listen(8);
+            return listener;
+        }
+        catch (SocketException)
+        {
+            listener.Dispose();
+            return null; // a second server started at the same moment won the race
+        }
+    }
+
+    private async Task ServeAsync(Socket socket)
+    {
+        using var connection = new BuildServerConnection(socket);
+        var request = await connection.ReadAsync(_stopping.Token).ConfigureAwait(false);
+        if (request is null)
+            return;
+        if (request["shutdown"] is not null)
+        {
+            connection.Send(new JsonObject { ["exit"] = 0 });
+            _stopping.Cancel();
+            return;
+        }
+        if (!await _oneAtATime.WaitAsync(0).ConfigureAwait(false))
+        {
+            connection.Send(new JsonObject { ["busy"] = true });
+            return;
+        }
+        try
+        {
+            var exitCode = await RunCommandAsync(connection, request).ConfigureAwait(false);
+            connection.Send(new JsonObject { ["exit"] = exitCode });
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or FormatException or ArgumentException)
+        {
+            // A malformed request (another version's client): say so instead of closing without an answer.
+            connection.Send(new JsonObject { ["err"] = $"error {Core.Diagnostics.DiagnosticCodes.UnexpectedFailure.Id}: The build server could not read the request: {ex.Message}\n", ["exit"] = ExitCodes.Failed });
+        }
+        finally
+        {
+            Interlocked.Exchange(ref _lastActivity, Environment.TickCount64);
+            _oneAtATime.Release();
+        }
+    }
+
+    private async Task<int> RunCommandAsync(BuildServerConnection connection, JsonObject request)
+    {
+        var args = request["args"]?.AsArray().Select(a => a?.GetValue<string>() ?? "").ToArray() ?? [];
+        // Core reads DOCKER_HOST, SOURCE_DATE_EPOCH, credentials and cache locations from the environment:
+        // the client's, not the one this server started with. One command at a time makes that safe.
+        var environment = request["env"]?.AsObject().ToDictionary(p => p.Key, p => p.Value?.GetValue<string>()) ?? [];
+        foreach (var name in Environment.GetEnvironmentVariables().Keys.Cast<string>().Where(n => !environment.ContainsKey(n)).ToArray())
+            Environment.SetEnvironmentVariable(name, null);
+        foreach (var (name, value) in environment)
+            Environment.SetEnvironmentVariable(name, value);
+        if (request["cwd"]?.GetValue<string>() is { } cwd && Directory.Exists(cwd))
+            Environment.CurrentDirectory = cwd;
+
+        using var cancel = new CancellationTokenSource();
+        // {"cancel":true} is Ctrl+C on the client; a closed connection (client killed) cancels too.
+        var finished = false;
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await connection.ReadAsync(CancellationToken.None).ConfigureAwait(false);
+                if (!Volatile.Read(ref finished))
+                    await cancel.CancelAsync().ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is IOException or ObjectDisposedException)
+            {
+                // the command ended and the connection with it
+            }
+        });
+        using var output = new ForwardingWriter(connection, "out");
+        using var error = new ForwardingWriter(connection, "err");
+        try
+        {
+            return await createCli(new CliHost { Out = output, Error = error, StdinIsTerminal = false })
+                .InvokeAsync(args, cancel.Token).ConfigureAwait(false);
+        }
+        finally
+        {
+            Volatile.Write(ref finished, true);
+            output.Flush();
+            error.Flush();
+        }
+    }
+
+    /// <summary>Leaves the terminal's process group, so the Ctrl+C meant for one build does not end the server.</summary>
+    public static void DetachFromTerminal()
+    {
+        _ = setsid();
+    }
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int setsid();
+}
