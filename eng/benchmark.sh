@@ -12,6 +12,7 @@ server_pid=""
 images_before=""
 cleanup() {
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
+  [ -x "$work/tool/modwsgi" ] && "$work/tool/modwsgi" build-server shutdown >/dev/null 2>&1 || true
   # Every image the runs made, the ones a rebuild left untagged included.
   if [ -n "$images_before" ]; then
     comm -13 <(echo "$images_before") <(docker images -aq --no-trunc | sort -u) | xargs -r docker rmi -f >/dev/null 2>&1 || true
@@ -86,7 +87,11 @@ edit=0
 touch_source() { edit=$((edit + 1)); sed -i "s/edit [0-9]*/edit $edit/" "$app/wsgi.py"; }
 
 sdk() { dotnet build "$app/bench.proj" -t:PublishImage -nodeReuse:false -tl:off -v:q -nologo >"$work/last.log" 2>&1 || { cat "$work/last.log"; exit 1; }; }
-tool() { "$work/tool/modwsgi" build "$app" --repository bench-tool --pip-index-url "$index" --pip-trusted-host "$gateway" --cache-dir "$work/cache-tool" "$@" >"$work/last.log" 2>&1 || { cat "$work/last.log"; exit 1; }; }
+# The tool as a developer runs it (its build server on, started by the cold build) and as CI runs it (no server).
+export XDG_RUNTIME_DIR="$work/xdg-runtime" MODWSGI_BUILD_SERVER_IDLE_MINUTES=2
+mkdir -p "$XDG_RUNTIME_DIR"
+tool() { MODWSGI_BUILD_SERVER=1 "$work/tool/modwsgi" build "$app" --repository bench-tool --pip-index-url "$index" --pip-trusted-host "$gateway" --cache-dir "$work/cache-tool" "$@" >"$work/last.log" 2>&1 || { cat "$work/last.log"; exit 1; }; }
+toolci() { MODWSGI_BUILD_SERVER=0 "$work/tool/modwsgi" build "$app" --repository bench-toolci --pip-index-url "$index" --pip-trusted-host "$gateway" --cache-dir "$work/cache-toolci" "$@" >"$work/last.log" 2>&1 || { cat "$work/last.log"; exit 1; }; }
 buildkit() { DOCKER_BUILDKIT=1 /usr/bin/docker build -q -t bench-buildkit "$@" -f "$work/Dockerfile" "$app" >"$work/last.log" 2>&1 || { cat "$work/last.log"; exit 1; }; }
 
 measure() { # name command...
@@ -99,7 +104,8 @@ echo "Measuring (warm figures are the median of $runs runs)..." >&2
 cold[sdk]=$(measure sdk sdk)
 cold[buildkit]=$(measure buildkit buildkit --no-cache)
 cold[tool]=$(measure tool tool)
-for tool_name in sdk buildkit tool; do
+cold[toolci]=$(measure toolci toolci)
+for tool_name in sdk buildkit tool toolci; do
   s=(); n=()
   for _ in $(seq "$runs"); do
     touch_source
@@ -113,12 +119,14 @@ done
 printf '\n%-34s %10s %14s %10s\n' "seconds" "cold" "source-only" "no-op"
 printf '%-34s %10s %14s %10s\n' "dotnet build -t:PublishImage" "${cold[sdk]}" "${source[sdk]}" "${noop[sdk]}"
 printf '%-34s %10s %14s %10s\n' "modwsgi build (dotnet tool)" "${cold[tool]}" "${source[tool]}" "${noop[tool]}"
+printf '%-34s %10s %14s %10s\n' "modwsgi build, no build server" "${cold[toolci]}" "${source[toolci]}" "${noop[toolci]}"
 printf '%-34s %10s %14s %10s\n' "docker build (BuildKit)" "${cold[buildkit]}" "${source[buildkit]}" "${noop[buildkit]}"
 ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
 echo
 echo "ratios to BuildKit (lower is faster):"
 echo "  dotnet build: cold $(ratio "${cold[sdk]}" "${cold[buildkit]}"), source-only $(ratio "${source[sdk]}" "${source[buildkit]}"), no-op $(ratio "${noop[sdk]}" "${noop[buildkit]}")"
 echo "  modwsgi tool: cold $(ratio "${cold[tool]}" "${cold[buildkit]}"), source-only $(ratio "${source[tool]}" "${source[buildkit]}"), no-op $(ratio "${noop[tool]}" "${noop[buildkit]}")"
+echo "  modwsgi tool, no build server: cold $(ratio "${cold[toolci]}" "${cold[buildkit]}"), source-only $(ratio "${source[toolci]}" "${source[buildkit]}"), no-op $(ratio "${noop[toolci]}" "${noop[buildkit]}")"
 
 # What no tool that hands reproducible layers to the engine can go below, and where the tool's time goes.
 floor=$(python3 "$repo/eng/engine-load-floor.py" modwsgi/base:bookworm $((2 * runs + 1)))
