@@ -49,43 +49,16 @@ public sealed class BuildHookAndCancelTests(SdkFixture sdk) : IDisposable
         var info = new ProcessStartInfo("dotnet", ["build", project, "-t:PublishImage", "-nodeReuse:false", "-tl:off", "-v:n",
             "-p:ContainerRepository=" + _image, "-p:WsgiCacheDirectory=" + sdk.CacheDirectory])
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
             WorkingDirectory = _project.Path,
         };
         info.Environment["NUGET_PACKAGES"] = sdk.PackagesFolder;
-        using var build = Process.Start(info)!;
-        var output = new System.Text.StringBuilder();
-        var started = new ManualResetEventSlim();
-        build.OutputDataReceived += (_, e) =>
-        {
-            lock (output) output.AppendLine(e.Data);
-            if (e.Data?.Contains("waiting-to-be-cancelled") == true)
-                started.Set();
-        };
-        build.ErrorDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
-        build.BeginOutputReadLine();
-        build.BeginErrorReadLine();
-        try
-        {
-            Assert.True(started.Wait(TimeSpan.FromMinutes(2)), "the pre-build hook never started:\n" + output);
-            Assert.NotEqual("", Run.DockerOk("ps", "-a", "-q", "--filter", "name=modwsgi-build-"));
+        var (exitCode, output) = InterruptedRun.Interrupt(info, "waiting-to-be-cancelled",
+            () => Assert.NotEqual("", Run.DockerOk("ps", "-a", "-q", "--filter", "name=modwsgi-build-")));
 
-            // What Ctrl+C sends.
-            Run.Process("kill", ["-INT", build.Id.ToString()]);
-            Assert.True(build.WaitForExit(TimeSpan.FromSeconds(60)), "dotnet build did not stop after SIGINT:\n" + output);
-        }
-        finally
-        {
-            if (!build.HasExited)
-                build.Kill(entireProcessTree: true);
-        }
-
-        Assert.NotEqual(0, build.ExitCode);
+        Assert.NotEqual(0, exitCode);
         Assert.Equal("", Run.DockerOk("ps", "-a", "-q", "--filter", "name=modwsgi-build-"));
         Assert.NotEqual(0, Run.Docker("image", "inspect", _image + ":latest").ExitCode);
-        Assert.DoesNotContain("Unhandled exception", output.ToString());
+        Assert.DoesNotContain("Unhandled exception", output);
     }
 
     private ProcessResult Publish(string project, string[] properties)

@@ -118,36 +118,13 @@ public sealed class ToolAndTemplateTests(SdkFixture sdk) : IDisposable
             Directory.CreateDirectory(Path.GetDirectoryName(hook)!);
             File.WriteAllText(hook, "#!/bin/bash\necho waiting-to-be-cancelled\nsleep 300\n");
             File.SetUnixFileMode(hook, (UnixFileMode)0b111_101_101);
-            var info = new System.Diagnostics.ProcessStartInfo(sdk.ToolCommand, build) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            var info = new System.Diagnostics.ProcessStartInfo(sdk.ToolCommand, build);
             foreach (var (name, value) in environment)
                 info.Environment[name] = value;
-            using var client = System.Diagnostics.Process.Start(info)!;
-            var output = new System.Text.StringBuilder();
-            var started = new ManualResetEventSlim();
-            client.OutputDataReceived += (_, e) =>
-            {
-                lock (output) output.AppendLine(e.Data);
-                if (e.Data?.Contains("waiting-to-be-cancelled") == true)
-                    started.Set();
-            };
-            client.ErrorDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
-            client.BeginOutputReadLine();
-            client.BeginErrorReadLine();
-            try
-            {
-                Assert.True(started.Wait(TimeSpan.FromMinutes(2)), "the pre-build hook never started:\n" + output);
-                Assert.NotEqual("", Run.DockerOk("ps", "-a", "-q", "--filter", "name=modwsgi-build-"));
-                Run.Process("kill", ["-INT", client.Id.ToString()]);
-                Assert.True(client.WaitForExit(TimeSpan.FromSeconds(60)), "the client did not stop after SIGINT:\n" + output);
-            }
-            finally
-            {
-                if (!client.HasExited)
-                    client.Kill(entireProcessTree: true);
-            }
-            client.WaitForExit();
-            Assert.True(client.ExitCode == 130, $"exit code {client.ExitCode}:\n{output}");
-            Assert.Contains("MODWSGI4002", output.ToString());
+            var (exitCode, output) = InterruptedRun.Interrupt(info, "waiting-to-be-cancelled",
+                () => Assert.NotEqual("", Run.DockerOk("ps", "-a", "-q", "--filter", "name=modwsgi-build-")));
+            Assert.True(exitCode == 130, $"exit code {exitCode}:\n{output}");
+            Assert.Contains("MODWSGI4002", output);
             Assert.Equal("", Run.DockerOk("ps", "-a", "-q", "--filter", "name=modwsgi-build-"));
         }
         finally
