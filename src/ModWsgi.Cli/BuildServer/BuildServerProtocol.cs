@@ -27,13 +27,14 @@ internal sealed class BuildServerConnection : IDisposable
     /// <summary>The next message; null when the other side closed the connection (or sent something unreadable).</summary>
     public async Task<JsonObject?> ReadAsync(CancellationToken cancellationToken)
     {
-        var line = await _reader.ReadLineAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            var line = await _reader.ReadLineAsync(cancellationToken).ConfigureAwait(false);
             return line is null ? null : JsonNode.Parse(line) as JsonObject;
         }
-        catch (System.Text.Json.JsonException)
+        catch (Exception ex) when (ex is IOException or System.Text.Json.JsonException)
         {
+            // A reset connection (a server exiting as we connected, a killed client) reads as closed.
             return null;
         }
     }
