@@ -100,6 +100,8 @@ public sealed class ToolAndTemplateTests(SdkFixture sdk) : IDisposable
             Serve("first");
             var first = Tool(environment, build);
             Assert.True(first.ExitCode == 0, first.Output);
+            // The rebuild moves the tag: this image would be left untagged.
+            _images.Add(first.StdOut.Split('\n').Select(l => l.Trim()).First(l => l.StartsWith("image id: ", StringComparison.Ordinal))["image id: ".Length..]);
             var socketFolder = Path.Combine(runtimeDir, "modwsgi");
             var deadline = DateTime.UtcNow.AddSeconds(20);
             while (!(Directory.Exists(socketFolder) && Directory.GetFiles(socketFolder, "*.sock").Length == 1) && DateTime.UtcNow < deadline)
