@@ -1,6 +1,5 @@
 using System.Collections;
 using System.Diagnostics;
-using System.Net.Sockets;
 using System.Text.Json.Nodes;
 using ModWsgi.Core.Diagnostics;
 
@@ -107,20 +106,6 @@ internal static class BuildServerClient
         }
     }
 
-    private static BuildServerConnection? Connect(BuildServerEndpoint endpoint)
-    {
-        if (!File.Exists(endpoint.SocketPath))
-            return null;
-        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        try
-        {
-            socket.Connect(new UnixDomainSocketEndPoint(endpoint.SocketPath));
-            return new BuildServerConnection(socket);
-        }
-        catch (SocketException)
-        {
-            socket.Dispose();
-            return null;
-        }
-    }
+    private static BuildServerConnection? Connect(BuildServerEndpoint endpoint) =>
+        endpoint.TryConnect() is { } socket ? new BuildServerConnection(socket) : null;
 }

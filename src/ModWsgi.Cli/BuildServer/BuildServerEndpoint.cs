@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using System.Text;
 
 namespace ModWsgi.Cli.BuildServer;
@@ -44,6 +45,24 @@ internal sealed record BuildServerEndpoint(string SocketPath)
         var identity = AppContext.BaseDirectory + "|" + typeof(BuildServerEndpoint).Assembly.ManifestModule.ModuleVersionId
             + "|" + (core.Exists ? core.Length + "@" + core.LastWriteTimeUtc.Ticks : "");
         return new BuildServerEndpoint(Path.Combine(folder, $"build-server-{Fnv1a(identity):x16}.sock"));
+    }
+
+    /// <summary>A connection to the server listening here; null when none answers.</summary>
+    public Socket? TryConnect()
+    {
+        if (!File.Exists(SocketPath))
+            return null;
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            socket.Connect(new UnixDomainSocketEndPoint(SocketPath));
+            return socket;
+        }
+        catch (SocketException)
+        {
+            socket.Dispose();
+            return null;
+        }
     }
 
     public void CreateFolder()

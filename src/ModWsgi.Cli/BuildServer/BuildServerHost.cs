@@ -50,19 +50,12 @@ internal sealed class BuildServerHost(BuildServerEndpoint endpoint, TimeSpan idl
 
     private Socket? Bind()
     {
-        if (File.Exists(endpoint.SocketPath))
+        if (endpoint.TryConnect() is { } running)
         {
-            using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            try
-            {
-                probe.Connect(new UnixDomainSocketEndPoint(endpoint.SocketPath));
-                return null;
-            }
-            catch (SocketException)
-            {
-                File.Delete(endpoint.SocketPath); // left by a server that died
-            }
+            running.Dispose();
+            return null;
         }
+        File.Delete(endpoint.SocketPath); // if there, left by a server that died
         var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
@@ -137,9 +130,9 @@ internal sealed class BuildServerHost(BuildServerEndpoint endpoint, TimeSpan idl
                 if (!Volatile.Read(ref finished))
                     await cancel.CancelAsync().ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is IOException or ObjectDisposedException)
+            catch (ObjectDisposedException)
             {
-                // the command ended and the connection with it
+                // the command ended and the connection with it (a reset connection reads as closed)
             }
         });
         using var output = new ForwardingWriter(connection, "out");
