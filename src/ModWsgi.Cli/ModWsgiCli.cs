@@ -173,7 +173,7 @@ internal sealed class ModWsgiCli
         var shutdown = new Command("shutdown", "Stop this tool's build server (it also stops by itself after 10 idle minutes).");
         shutdown.SetAction(async (_, _) =>
         {
-            var stopped = await BuildServer.BuildServerClient.ShutdownAsync(BuildServer.BuildServerEndpoint.ForThisTool(Environment.GetEnvironmentVariable)).ConfigureAwait(false);
+            var stopped = await BuildServer.BuildServerClient.ShutdownAsync(BuildServer.BuildServerEndpoint.ForThisTool(Environment.GetEnvironmentVariable), _host.Error).ConfigureAwait(false);
             _host.Out.WriteLine(stopped ? "Build server stopped." : "No build server was running.");
             return ExitCodes.Ok;
         });
@@ -185,7 +185,7 @@ internal sealed class ModWsgiCli
         {
             BuildServer.BuildServerHost.DetachFromTerminal();
             var host = new BuildServer.BuildServerHost(new BuildServer.BuildServerEndpoint(parsed.GetValue(socket)!),
-                TimeSpan.FromMinutes(parsed.GetValue(idle)), cliHost => new ModWsgiCli(cliHost));
+                TimeSpan.FromMinutes(parsed.GetValue(idle)), cliHost => new ModWsgiCli(cliHost), _host.Error);
             return await host.RunAsync(token).ConfigureAwait(false);
         });
         return new Command("build-server",

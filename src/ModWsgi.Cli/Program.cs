@@ -33,7 +33,7 @@ if (BuildServerEndpoint.Serves(args) && BuildServerEndpoint.Enabled(Environment.
     var endpoint = BuildServerEndpoint.ForThisTool(Environment.GetEnvironmentVariable);
     if (await BuildServerClient.TryRunAsync(endpoint, args, Console.Out, Console.Error, cancellation.Token) is { } served)
         return served;
-    if (!File.Exists(endpoint.SocketPath))
+    if (BuildServerClient.ShouldStart(endpoint))
         BuildServerClient.StartInBackground(endpoint);
 }
 

@@ -10,12 +10,13 @@ internal static class BuildServerClient
 {
     /// <summary>
     /// Runs the command on the server and returns its exit code, with its output written here as it comes;
-    /// null when no server answers or it is busy (the caller then runs the command itself).
+    /// null when no server answers, it is busy, or it (or its folder) is not this user's alone, which the
+    /// warning on <paramref name="error"/> says (the caller then runs the command itself).
     /// </summary>
     public static async Task<int?> TryRunAsync(BuildServerEndpoint endpoint, IReadOnlyList<string> args,
         TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
-        using var connection = Connect(endpoint);
+        using var connection = Connect(endpoint, error, "This build runs in-process instead.");
         if (connection is null)
             return null;
         var environment = new JsonObject();
@@ -61,9 +62,9 @@ internal static class BuildServerClient
     }
 
     /// <summary>Asks the server to exit once its current build (if any) ends; false when none was running.</summary>
-    public static async Task<bool> ShutdownAsync(BuildServerEndpoint endpoint)
+    public static async Task<bool> ShutdownAsync(BuildServerEndpoint endpoint, TextWriter error)
     {
-        using var connection = Connect(endpoint);
+        using var connection = Connect(endpoint, error, "Nothing was stopped.");
         if (connection is null || !connection.Send(new JsonObject { ["shutdown"] = true }))
             return false;
         return await connection.ReadAsync(CancellationToken.None).ConfigureAwait(false) is not null;
@@ -106,6 +107,15 @@ internal static class BuildServerClient
         }
     }
 
-    private static BuildServerConnection? Connect(BuildServerEndpoint endpoint) =>
-        endpoint.TryConnect() is { } socket ? new BuildServerConnection(socket) : null;
+    /// <summary>Starting one is worth it when none listens and the folder is fit to hold one.</summary>
+    public static bool ShouldStart(BuildServerEndpoint endpoint) =>
+        !File.Exists(endpoint.SocketPath) && endpoint.CheckFolder() is null;
+
+    private static BuildServerConnection? Connect(BuildServerEndpoint endpoint, TextWriter error, string instead)
+    {
+        var attempt = endpoint.TryConnect();
+        if (attempt.Untrusted is { } untrusted)
+            error.WriteLine(untrusted.ClientWarning(instead));
+        return attempt.Socket is { } socket ? new BuildServerConnection(socket) : null;
+    }
 }

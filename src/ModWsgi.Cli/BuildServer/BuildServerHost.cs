@@ -7,9 +7,11 @@ namespace ModWsgi.Cli.BuildServer;
 /// <summary>
 /// The server side: listens on the endpoint's socket and runs one command at a time, each with the
 /// client's arguments, working directory and environment, its output sent back as it is written.
-/// Exits after <paramref name="idleTimeout"/> without a request, on shutdown, or on SIGTERM.
+/// Exits after <paramref name="idleTimeout"/> without a request, on shutdown, or on SIGTERM. It only listens in a
+/// folder that is this user's alone and only serves clients of this user (<see cref="BuildServerEndpoint.CheckFolder"/>,
+/// <see cref="BuildServerEndpoint.CheckPeer"/>); <paramref name="error"/> says why when it will not listen.
 /// </summary>
-internal sealed class BuildServerHost(BuildServerEndpoint endpoint, TimeSpan idleTimeout, Func<CliHost, ModWsgiCli> createCli)
+internal sealed class BuildServerHost(BuildServerEndpoint endpoint, TimeSpan idleTimeout, Func<CliHost, ModWsgiCli> createCli, TextWriter error)
 {
     private readonly SemaphoreSlim _oneAtATime = new(1, 1);
     private readonly CancellationTokenSource _stopping = new();
@@ -18,7 +20,17 @@ internal sealed class BuildServerHost(BuildServerEndpoint endpoint, TimeSpan idl
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopping.Token);
+        if (!OperatingSystem.IsLinux())
+        {
+            error.WriteLine($"error {Core.Diagnostics.DiagnosticCodes.UnexpectedFailure.Id}: The build server runs on Linux only.");
+            return ExitCodes.Failed;
+        }
         endpoint.CreateFolder();
+        if (endpoint.CheckFolder() is { } untrusted)
+        {
+            error.WriteLine(untrusted.ServerError);
+            return ExitCodes.Failed;
+        }
         using var listener = Bind();
         if (listener is null)
             return 0; // another server for this tool already answers
@@ -50,7 +62,7 @@ internal sealed class BuildServerHost(BuildServerEndpoint endpoint, TimeSpan idl
 
     private Socket? Bind()
     {
-        if (endpoint.TryConnect() is { } running)
+        if (endpoint.TryConnect().Socket is { } running)
         {
             running.Dispose();
             return null;
@@ -74,6 +86,12 @@ internal sealed class BuildServerHost(BuildServerEndpoint endpoint, TimeSpan idl
 
     private async Task ServeAsync(Socket socket)
     {
+        // Another user's process that reached the socket gets nothing: not a byte read, not an answer.
+        if (endpoint.CheckPeer(socket) is not null)
+        {
+            socket.Dispose();
+            return;
+        }
         using var connection = new BuildServerConnection(socket);
         var request = await connection.ReadAsync(_stopping.Token).ConfigureAwait(false);
         if (request is null)

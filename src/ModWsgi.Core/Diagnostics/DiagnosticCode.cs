@@ -47,6 +47,7 @@ public static class DiagnosticCodes
     // 4xxx task plumbing
     public static readonly DiagnosticCode UnexpectedFailure = new(4001, "An unexpected internal error");
     public static readonly DiagnosticCode BuildCancelled = new(4002, "The build was cancelled");
+    public static readonly DiagnosticCode BuildServerUntrusted = new(4003, "The build server's folder or process is not yours alone");
 
     // 5xxx Python, pip and hooks
     public static readonly DiagnosticCode BuildStepFailed = new(5001, "A build step exited non-zero");
