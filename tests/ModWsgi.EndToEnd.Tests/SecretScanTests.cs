@@ -81,6 +81,11 @@ public sealed class SecretScanTests(SdkFixture sdk) : IDisposable
             && (n.EndsWith(".proj", StringComparison.OrdinalIgnoreCase) || n.EndsWith(".binlog", StringComparison.OrdinalIgnoreCase)
                 || n.EndsWith("/nuget.config", StringComparison.OrdinalIgnoreCase))).ToArray();
         Assert.True(buildFiles.Length == 0, "build files in the image: " + string.Join(", ", buildFiles));
+
+        // The publish fingerprint walks the same files: a binlog rewritten by this very build is no change.
+        var third = sdk.PublishImage(project, null, ["-bl"], extraIndex);
+        Assert.True(third.ExitCode == 0, "PublishImage -bl failed:\n" + third.Output);
+        Assert.Contains("Image up to date", third.StdOut);
     }
 
     /// <summary>

@@ -18,8 +18,9 @@ public sealed record BuiltImage(BaseImage Base, IReadOnlyList<AddedLayer> Added,
 /// <summary>
 /// Builds the application image as layers on the base image (DESIGN.md §3):
 /// runtime (our scripts, written directly), dependencies (pre-build hook, VCS tools, pip: run in a build
-/// container that sees only their inputs, cached by them) and application (the .dockerignore-filtered
-/// folder, written directly — or, when a build hook runs, captured from a container that ran it).
+/// container that sees only their inputs, cached by them) and application (the folder as <see cref="ProjectFiles"/>
+/// gives it: .dockerignore-filtered, never the build's own files; written directly — or, when a build hook runs,
+/// captured from a container that ran it).
 /// Every build container is removed whatever happens, cancellation included.
 /// </summary>
 public sealed class ImageBuilder(IContainerEngine engine, ILogger logger, PhaseTimings? timings = null)
