@@ -37,6 +37,20 @@ public sealed record ImageBuildOptions
     /// <summary>Write an OCI archive here (ContainerArchiveOutputPath); a path ending in '/' is a folder and gets REPOSITORY.tar.</summary>
     public string? ArchiveOutputPath { get; init; }
 
+    /// <summary>The archive is written to TARGET + this + a random suffix, then moved into place.</summary>
+    public const string ArchiveTempSuffix = ".partial-";
+
+    /// <summary>The full path of the archive file this build writes (a folder gets REPOSITORY.tar), or null without one.</summary>
+    public string? ArchiveTargetPath()
+    {
+        if (string.IsNullOrEmpty(ArchiveOutputPath))
+            return null;
+        var target = ArchiveOutputPath;
+        if (target.EndsWith('/') || Directory.Exists(target))
+            target = Path.Combine(target, Repository.Replace('/', '-') + ".tar");
+        return Path.GetFullPath(target);
+    }
+
     /// <summary>Registries reached over plain HTTP besides loopback ones (ContainerInsecureRegistries).</summary>
     public IReadOnlyList<string> InsecureRegistries { get; init; } = [];
 

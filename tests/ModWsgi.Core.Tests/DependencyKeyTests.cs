@@ -37,7 +37,7 @@ public sealed class DependencyKeyTests : IDisposable
     }
 
     private DependencyKey Key(string baseId = BaseId, string runtimeDiffId = RuntimeDiffId, PipSettings? pip = null) =>
-        DependencyKey.Compute(_project, BuildPlan.Create(_project), DockerIgnore.Load(_project), baseId, runtimeDiffId, pip ?? new PipSettings());
+        DependencyKey.Compute(ProjectFiles.Load(_project), BuildPlan.Create(_project), baseId, runtimeDiffId, pip ?? new PipSettings());
 
     [Fact]
     public void Key_IsADigestOverTheNamedInputs()
@@ -230,7 +230,7 @@ public sealed class DependencyKeyTests : IDisposable
         File.CreateSymbolicLink(Path.Combine(_project, "requirements.txt"), "requirements/prod.txt");
 
         var plan = BuildPlan.Create(_project);
-        var shipped = ProjectFiles.Enumerate(_project, DockerIgnore.Load(_project), plan.DependencyInputFilter())
+        var shipped = ProjectFiles.Load(_project).Enumerate(plan.DependencyInputFilter())
             .Select(f => f.RelativePath).ToArray();
 
         Assert.Contains("requirements.txt", shipped);

@@ -97,7 +97,7 @@ public sealed class LayerWriterTests : IDisposable
     private async Task<Layer> WriteProjectLayerAsync(string dir)
     {
         await using var writer = new LayerWriter(_store, Epoch);
-        await LayerSources.WriteProjectAsync(writer, dir, DockerIgnore.Load(dir), null, CancellationToken.None);
+        await LayerSources.WriteProjectAsync(writer, ProjectFiles.Load(dir), null, CancellationToken.None);
         return await writer.CompleteAsync();
     }
 
@@ -269,7 +269,7 @@ public sealed class LayerWriterTests : IDisposable
 
         var layer = await WriteAsync(async w =>
         {
-            await LayerSources.WriteProjectAsync(w, project, DockerIgnore.Load(project), null, CancellationToken.None);
+            await LayerSources.WriteProjectAsync(w, ProjectFiles.Load(project), null, CancellationToken.None);
             await w.AddFileAsync("home/app/data.db", Mode0644, 1001, 1001, Text("db"), CancellationToken.None);
             foreach (var source in sourceEntries)
                 await w.AddEntryAsync(source, source.Name.TrimStart('/'), CancellationToken.None);

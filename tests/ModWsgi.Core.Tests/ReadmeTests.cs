@@ -1,4 +1,5 @@
 using ModWsgi.Core.Diagnostics;
+using ModWsgi.Core.Project;
 
 namespace ModWsgi.Core.Tests;
 
@@ -11,6 +12,21 @@ public sealed class ReadmeTests
         var readme = File.ReadAllText(Path.Combine(RepositoryRoot(), "README.md"));
         foreach (var code in DiagnosticCodes.All)
             Assert.Contains($"| {code.Id} | {code.Title} |", readme);
+    }
+
+    [Fact]
+    public void Readme_and_the_template_dockerignore_list_every_always_excluded_path()
+    {
+        var root = RepositoryRoot();
+        var readme = File.ReadAllText(Path.Combine(root, "README.md"));
+        var dockerIgnore = File.ReadAllText(Path.Combine(root, "src/ModWsgi.Templates/content/wsgi-app/.dockerignore"));
+        foreach (var listed in AlwaysExcluded.Listed)
+        {
+            Assert.Contains($"`{listed}`", readme);
+            Assert.Contains(listed, dockerIgnore);
+        }
+        // Listed as comments only: a pattern for them would suggest that removing it ships them.
+        Assert.DoesNotContain(dockerIgnore.Split('\n'), line => !line.StartsWith('#') && AlwaysExcluded.Matches(line.Trim().Trim('/')));
     }
 
     private static string RepositoryRoot()

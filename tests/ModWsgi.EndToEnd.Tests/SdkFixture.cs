@@ -82,9 +82,13 @@ public sealed class SdkFixture : IDisposable
     /// <summary>`dotnet build PROJECT -t:PublishImage` as a user runs it, with the normal-verbosity log returned.</summary>
     public ProcessResult PublishImage(string project, params string[] properties) => PublishImage(project, null, properties);
 
-    public ProcessResult PublishImage(string project, IReadOnlyDictionary<string, string?>? environment, params string[] properties)
+    public ProcessResult PublishImage(string project, IReadOnlyDictionary<string, string?>? environment, params string[] properties) =>
+        PublishImage(project, environment, [], properties);
+
+    /// <param name="arguments">Further `dotnet build` switches as given, e.g. -bl.</param>
+    public ProcessResult PublishImage(string project, IReadOnlyDictionary<string, string?>? environment, IReadOnlyList<string> arguments, params string[] properties)
     {
-        var args = new List<string> { "build", project, "-t:PublishImage", "-nodeReuse:false", "-tl:off", "-v:n", "-nologo" };
+        List<string> args = ["build", project, "-t:PublishImage", "-nodeReuse:false", "-tl:off", "-v:n", "-nologo", .. arguments];
         if (!properties.Any(p => p.StartsWith("WsgiCacheDirectory=", StringComparison.Ordinal)))
             args.Add("-p:WsgiCacheDirectory=" + CacheDirectory);
         args.AddRange(properties.Select(p => "-p:" + p));

@@ -144,8 +144,7 @@ public sealed class WsgiAppTemplateTests
         File.WriteAllText(project.PathOf(".venv/bin/python"), "");
 
         Assert.True(File.Exists(project.PathOf(".dockerignore")));
-        var ignore = DockerIgnore.Load(project.OutputDirectory);
-        var files = ProjectFiles.Enumerate(project.OutputDirectory, ignore)
+        var files = ProjectFiles.Load(project.OutputDirectory).Enumerate()
             .Where(f => !f.IsDirectory).Select(f => f.RelativePath).ToHashSet();
 
         foreach (var kept in (string[])["wsgi.py", "requirements.txt", "pkg/m.py", .. Hooks])

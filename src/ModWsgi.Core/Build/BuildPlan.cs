@@ -72,6 +72,7 @@ public sealed record BuildPlan(
 
         var buildHook = AddHook(ActionHooks.Build, projectDirectory, warnings);
         inputs.AddRange(inputs.SelectMany(input => SymlinkTargets(projectDirectory, input)).ToArray());
+        RefuseAlwaysExcluded(inputs);
         var distinctInputs = inputs.Contains(WholeProject) ? [WholeProject] : inputs.Distinct(StringComparer.Ordinal).ToArray();
         return new BuildPlan(steps, buildHook, distinctInputs, warnings, requirements);
     }
@@ -85,6 +86,22 @@ public sealed record BuildPlan(
             path == input
             || path.StartsWith(input + "/", StringComparison.Ordinal)
             || input.StartsWith(path + "/", StringComparison.Ordinal));
+    }
+
+    /// <summary>
+    /// An input under an always-excluded path (<c>-r bin/reqs.txt</c>) would never reach the pip step, which
+    /// would then fail on a missing file: say why instead.
+    /// </summary>
+    private static void RefuseAlwaysExcluded(IEnumerable<string> inputs)
+    {
+        foreach (var input in inputs)
+        {
+            if (input != WholeProject && AlwaysExcluded.Covering(input) is { } covered)
+                throw new ModWsgiException(DiagnosticCodes.InputAlwaysExcluded,
+                    $"The requirements need '{input}', but '{covered}' is never part of the image (build outputs, MSBuild "
+                    + "and NuGet files, VCS metadata and .docker/tmp are always left out, whatever .dockerignore says): "
+                    + "move the file elsewhere in the project and fix the -r/-c/-e reference to it.");
+        }
     }
 
     /// <summary>A symlinked input (requirements.txt -> requirements/prod.txt) needs what it points at, inside the project.</summary>

@@ -11,7 +11,7 @@ namespace ModWsgi.Core.Build;
 /// </summary>
 public sealed record DependencyKey(string Key, IReadOnlyDictionary<string, string> Components)
 {
-    public static DependencyKey Compute(string projectDirectory, BuildPlan plan, DockerIgnore ignore,
+    public static DependencyKey Compute(ProjectFiles project, BuildPlan plan,
         string baseImageId, string runtimeDiffId, PipSettings pip, IEnumerable<string>? environment = null)
     {
         var components = new SortedDictionary<string, string>(StringComparer.Ordinal)
@@ -22,7 +22,7 @@ public sealed record DependencyKey(string Key, IReadOnlyDictionary<string, strin
             ["pip-settings"] = Hash(string.Join('\n', pip.ToEnvironment().Concat(environment ?? []))),
             ["steps"] = Hash(string.Join('\n', plan.DependencySteps.Select(s => s.Script))),
         };
-        foreach (var file in ProjectFiles.Enumerate(projectDirectory, ignore, plan.DependencyInputFilter()))
+        foreach (var file in project.Enumerate(plan.DependencyInputFilter()))
         {
             if (file.Info.LinkTarget is { } target)
                 components["input " + file.RelativePath] = "symlink:" + target;

@@ -18,8 +18,9 @@ public sealed record BuiltImage(BaseImage Base, IReadOnlyList<AddedLayer> Added,
 /// <summary>
 /// Builds the application image as layers on the base image (DESIGN.md §3):
 /// runtime (our scripts, written directly), dependencies (pre-build hook, VCS tools, pip: run in a build
-/// container that sees only their inputs, cached by them) and application (the .dockerignore-filtered
-/// folder, written directly — or, when a build hook runs, captured from a container that ran it).
+/// container that sees only their inputs, cached by them) and application (the folder as <see cref="ProjectFiles"/>
+/// gives it: .dockerignore-filtered, never the build's own files; written directly — or, when a build hook runs,
+/// captured from a container that ran it).
 /// Every build container is removed whatever happens, cancellation included.
 /// </summary>
 public sealed class ImageBuilder(IContainerEngine engine, ILogger logger, PhaseTimings? timings = null)
@@ -51,13 +52,13 @@ public sealed class ImageBuilder(IContainerEngine engine, ILogger logger, PhaseT
             logger.LogInformation(" -----> Detected: server {Server}{Django}", FrameworkDetection.Name(detected.Server),
                 detected.Django is { } d ? $", Django project (settings {d.SettingsModule})" : "");
 
-        var ignore = DockerIgnore.Load(options.ProjectDirectory);
+        var project = ProjectFiles.For(options);
         var epoch = SourceDateEpoch.Resolve(git, options.SourceDateEpoch ?? Environment.GetEnvironmentVariable("SOURCE_DATE_EPOCH"));
 
         timings?.Lap("plan");
         var runtime = await WriteLayerAsync(cache, SourceDateEpoch.Fixed, w => LayerSources.WriteRuntimeAsync(w, runtimeFiles, cancellationToken)).ConfigureAwait(false);
         timings?.Lap("runtime-layer");
-        var dependencies = await DependenciesAsync(options, plan, ignore, baseImage, runtime, cache, cancellationToken).ConfigureAwait(false);
+        var dependencies = await DependenciesAsync(options, plan, project, baseImage, runtime, cache, cancellationToken).ConfigureAwait(false);
         timings?.Lap("dependencies");
         var added = new List<AddedLayer>
         {
@@ -74,12 +75,12 @@ public sealed class ImageBuilder(IContainerEngine engine, ILogger logger, PhaseT
         Layer application;
         if (appSteps.Count == 0)
         {
-            application = await WriteLayerAsync(cache, epoch, w => LayerSources.WriteProjectAsync(w, options.ProjectDirectory, ignore, null, cancellationToken)).ConfigureAwait(false);
+            application = await WriteLayerAsync(cache, epoch, w => LayerSources.WriteProjectAsync(w, project, null, cancellationToken)).ConfigureAwait(false);
         }
         else
         {
             var settings = new DjangoSettingsReader();
-            application = await ApplicationInContainerAsync(options, appSteps, settings.Observe, ignore, baseImage, added, epoch, cache, cancellationToken).ConfigureAwait(false);
+            application = await ApplicationInContainerAsync(options, appSteps, settings.Observe, project, baseImage, added, epoch, cache, cancellationToken).ConfigureAwait(false);
             if (detected.Django is { } found)
                 server = DjangoSupport.Apply(server, found, settings.Result ?? throw DjangoSupport.Unreadable(found));
         }
@@ -109,10 +110,10 @@ public sealed class ImageBuilder(IContainerEngine engine, ILogger logger, PhaseT
         return BaseImage.FromInspect(options.BaseImage, inspect);
     }
 
-    private async Task<Layer> DependenciesAsync(ImageBuildOptions options, BuildPlan plan, DockerIgnore ignore, BaseImage baseImage,
+    private async Task<Layer> DependenciesAsync(ImageBuildOptions options, BuildPlan plan, ProjectFiles project, BaseImage baseImage,
         Layer runtime, BuildCache cache, CancellationToken cancellationToken)
     {
-        var key = DependencyKey.Compute(options.ProjectDirectory, plan, ignore, baseImage.Id, runtime.DiffId, options.Pip);
+        var key = DependencyKey.Compute(project, plan, baseImage.Id, runtime.DiffId, options.Pip);
         var notes = cache.ReadProjectNotes(options.ProjectDirectory);
         var previous = (notes["dependencies"] as JsonObject)?
             .Where(p => p.Value is JsonValue v && v.TryGetValue<string>(out _))
@@ -124,7 +125,7 @@ public sealed class ImageBuilder(IContainerEngine engine, ILogger logger, PhaseT
         else
         {
             logger.LogInformation(" -----> dependencies: miss (key {Key}): {Reasons}", key.Key, string.Join("; ", key.DescribeChangesFrom(previous)));
-            cached = await RunDependencyStepsAsync(options, plan, ignore, baseImage, cache, cancellationToken).ConfigureAwait(false);
+            cached = await RunDependencyStepsAsync(options, plan, project, baseImage, cache, cancellationToken).ConfigureAwait(false);
             cache.SaveDependencies(key.Key, cached);
         }
         notes["dependencies"] = new JsonObject(key.Components.Select(c => KeyValuePair.Create(c.Key, (JsonNode?)c.Value)));
@@ -132,13 +133,13 @@ public sealed class ImageBuilder(IContainerEngine engine, ILogger logger, PhaseT
         return cached;
     }
 
-    private async Task<Layer> RunDependencyStepsAsync(ImageBuildOptions options, BuildPlan plan, DockerIgnore ignore, BaseImage baseImage,
+    private async Task<Layer> RunDependencyStepsAsync(ImageBuildOptions options, BuildPlan plan, ProjectFiles project, BaseImage baseImage,
         BuildCache cache, CancellationToken cancellationToken)
     {
         // The inputs travel as a gzip tar blob that is not part of the image; docker extracts it into /app.
         var filter = plan.DependencyInputFilter();
-        var inputs = await WriteLayerAsync(cache, SourceDateEpoch.Fixed, w => LayerSources.WriteProjectAsync(w, options.ProjectDirectory, ignore, filter, cancellationToken)).ConfigureAwait(false);
-        var inputFiles = ProjectFiles.Enumerate(options.ProjectDirectory, ignore, filter)
+        var inputs = await WriteLayerAsync(cache, SourceDateEpoch.Fixed, w => LayerSources.WriteProjectAsync(w, project, filter, cancellationToken)).ConfigureAwait(false);
+        var inputFiles = project.Enumerate(filter)
             .Where(f => !f.IsDirectory).Select(f => LayerSources.AppDirectory + "/" + f.RelativePath).ToHashSet(StringComparer.Ordinal);
 
         return await InBuildContainerAsync(baseImage.Id, async containerId =>
@@ -154,7 +155,7 @@ public sealed class ImageBuilder(IContainerEngine engine, ILogger logger, PhaseT
     }
 
     private async Task<Layer> ApplicationInContainerAsync(ImageBuildOptions options, IReadOnlyList<BuildStep> steps, Action<string> onLine,
-        DockerIgnore ignore, BaseImage baseImage, IReadOnlyList<AddedLayer> below, DateTimeOffset epoch, BuildCache cache, CancellationToken cancellationToken)
+        ProjectFiles project, BaseImage baseImage, IReadOnlyList<AddedLayer> below, DateTimeOffset epoch, BuildCache cache, CancellationToken cancellationToken)
     {
         // These steps need the dependencies installed: run them on base + runtime + dependencies, loaded once into the engine.
         var stageConfig = ImageConfigWriter.Write(baseImage, below, new ImageSettings { Env = baseImage.Env, WorkingDir = BuildPlan.AppRoot }, SourceDateEpoch.Fixed);
@@ -166,7 +167,7 @@ public sealed class ImageBuilder(IContainerEngine engine, ILogger logger, PhaseT
             logger.LogInformation(" -----> Loading the dependency stage {Stage} into the engine for the build hook", stageName);
             await LoadAsync(stageConfig, baseImage, below.Select(a => a.Layer).ToArray(), [stageName], cache, cancellationToken).ConfigureAwait(false);
         }
-        var app = await WriteLayerAsync(cache, epoch, w => LayerSources.WriteProjectAsync(w, options.ProjectDirectory, ignore, null, cancellationToken)).ConfigureAwait(false);
+        var app = await WriteLayerAsync(cache, epoch, w => LayerSources.WriteProjectAsync(w, project, null, cancellationToken)).ConfigureAwait(false);
         return await InBuildContainerAsync(stageId, async containerId =>
         {
             await using (var blob = cache.Blobs.OpenRead(app.Blob.Digest))

@@ -91,7 +91,7 @@ public sealed class ImagePipeline(IContainerEngine engine, ILogger logger)
         Add(Environment.GetEnvironmentVariable("SOURCE_DATE_EPOCH") ?? "");
         foreach (var script in ImageBuilder.RuntimeScriptPaths(options))
             Add(Digests.Sha256(File.ReadAllBytes(script)));
-        foreach (var file in ProjectFiles.Enumerate(options.ProjectDirectory, DockerIgnore.Load(options.ProjectDirectory)))
+        foreach (var file in ProjectFiles.For(options).Enumerate())
         {
             var info = file.Info;
             Add($"{file.RelativePath}|{(info as FileInfo)?.Length}|{(int)info.UnixFileMode}|{info.LastWriteTimeUtc.Ticks}|{info.LinkTarget}");

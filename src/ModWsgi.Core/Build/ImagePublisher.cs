@@ -64,13 +64,10 @@ public sealed class ImagePublisher(IContainerEngine engine, ImageBuilder builder
 
     private async Task<string> WriteArchiveAsync(OciImage image, ImageBuildOptions options, IReadOnlyList<string> names, BuildCache cache, CancellationToken cancellationToken)
     {
-        var target = options.ArchiveOutputPath!;
-        if (target.EndsWith('/') || Directory.Exists(target))
-            target = Path.Combine(target, options.Repository.Replace('/', '-') + ".tar");
-        target = Path.GetFullPath(target);
+        var target = options.ArchiveTargetPath()!;
         Directory.CreateDirectory(Path.GetDirectoryName(target)!);
         // Written beside the target and moved into place: a failed build never leaves a half archive.
-        var temp = target + ".partial-" + Guid.NewGuid().ToString("N")[..8];
+        var temp = target + ImageBuildOptions.ArchiveTempSuffix + Guid.NewGuid().ToString("N")[..8];
         try
         {
             await using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))

@@ -9,11 +9,11 @@ public static class LayerSources
     public const string RuntimeDirectory = "usr/local/bin";
 
     /// <summary>The project folder under <c>app/</c>, owned by root, modes as on disk (executable hooks stay executable).</summary>
-    public static async Task WriteProjectAsync(LayerWriter writer, string projectDirectory, DockerIgnore ignore,
+    public static async Task WriteProjectAsync(LayerWriter writer, ProjectFiles project,
         Func<string, bool>? include, CancellationToken cancellationToken)
     {
         await writer.AddDirectoryAsync(AppDirectory, (UnixFileMode)0b111_101_101, 0, 0, cancellationToken).ConfigureAwait(false);
-        foreach (var file in ProjectFiles.Enumerate(projectDirectory, ignore, include))
+        foreach (var file in project.Enumerate(include))
         {
             var name = AppDirectory + "/" + file.RelativePath;
             var info = file.Info;
