@@ -1,3 +1,4 @@
+using System.Reflection;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -79,15 +80,18 @@ public sealed class ImagePipeline(IContainerEngine engine, ILogger logger)
 
     /// <summary>
     /// Everything that feeds the image except the base image id, cheaply: the options, the SDK (runtime
-    /// scripts and this assembly), SOURCE_DATE_EPOCH, the checkout, and each project file's path, size, mode
+    /// scripts' contents and its version), SOURCE_DATE_EPOCH, the checkout, and each project file's path, size, mode
     /// and mtime.
     /// </summary>
-    private static string LocalFingerprint(ImageBuildOptions options, GitCheckout git)
+    internal static string LocalFingerprint(ImageBuildOptions options, GitCheckout git)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         void Add(string text) => hash.AppendData(Encoding.UTF8.GetBytes(text + "\n"));
-        Add(JsonSerializer.Serialize(options, FingerprintJson.Default.ImageBuildOptions));
-        Add(typeof(ImagePipeline).Assembly.ManifestModule.ModuleVersionId.ToString());
+        // What feeds the image, not where the front end keeps its SDK files: the SDK package and the tool hold the
+        // runtime scripts in different folders (their contents are added below), so the two share one record.
+        Add(JsonSerializer.Serialize(options with { RuntimeDirectory = "", BaseImageRecipe = null }, FingerprintJson.Default.ImageBuildOptions));
+        // The SDK's version (with its source revision), the same in the task and the tool built from one commit.
+        Add(typeof(ImagePipeline).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "");
         Add(Environment.GetEnvironmentVariable("SOURCE_DATE_EPOCH") ?? "");
         foreach (var script in ImageBuilder.RuntimeScriptPaths(options))
             Add(Digests.Sha256(File.ReadAllBytes(script)));
