@@ -3,59 +3,38 @@ using System.CommandLine.Parsing;
 using ModWsgi.Core;
 using ModWsgi.Core.Diagnostics;
 using ModWsgi.Core.Engine;
+using ModWsgi.Core.Settings;
 
 namespace ModWsgi.Cli;
 
 /// <summary>
-/// The options of the commands that build an image (build, publish, run, shell), one per SDK property or
-/// item, and their mapping: the folder's .proj gives defaults, the command line wins, and Core's
-/// <see cref="ProjectSettings.ToOptions"/> does the rest exactly as it does for the PublishImage task.
-/// Repeatable options replace the project's list; --label and --env merge with it by name.
+/// The options of the commands that build an image (build, publish, run, shell): one per
+/// <see cref="SettingsTable"/> entry that has a CLI option, made from the table (name, help, default, allowed
+/// values), and their mapping: the folder's .proj gives the settings, the command line wins, and Core's
+/// <see cref="ProjectSettings"/> does the rest exactly as it does for the PublishImage task. Repeatable options
+/// replace the project's list; --label and --env merge with it by name.
 /// </summary>
 internal sealed class BuildOptionSet
 {
+    private readonly bool _publishing;
+    private readonly List<(Setting Setting, Option Option)> _settingOptions = [];
+
     public Argument<string> ProjectDirectory { get; } = new("PROJECT-DIR")
     {
-        Description = "The Python project folder (wsgi.py, requirements.txt, .docker/action_hooks; optionally a ModWsgi.Sdk .proj whose literal properties and items are read as defaults)",
+        Description = "The Python project folder (wsgi.py, requirements.txt, .docker/action_hooks; optionally a ModWsgi.Sdk .proj whose properties and items are the defaults)",
         Arity = ArgumentArity.ZeroOrOne,
         DefaultValueFactory = _ => ".",
     };
 
-    public Option<string> Repository { get; } = Text("--repository", "NAME", "Image repository (ContainerRepository). Default: the .proj's, else the project or folder name lower-cased");
-    public Option<string[]> Tag { get; } = List("--tag", "TAG", "Image tag, repeatable (ContainerImageTags); taken as given. Default: the .proj's ContainerImageTag(s), else --version expanded (1.2.3 -> 1.2.3, 1.2, 1), else 'latest'");
-    public Option<string> Version { get; } = Text("--version", "VERSION", "Project version (Version): the org.opencontainers.image.version label and the default tags");
-    public Option<string> BaseImage { get; } = Text("--base-image", "IMAGE", $"Base image in the local engine (ContainerBaseImage). Default: {ImageBuildOptions.DefaultBaseImage}");
-    public Option<string> ApplicationType { get; } = Text("--application-type", "TYPE", "WSGI application type (WsgiApplicationType): script, module, paste or static. Default: script")
-        .AcceptOnlyFromAmong([.. WsgiServerOptions.ApplicationTypes]);
-    public Option<string> EntryPoint { get; } = Text("--entry-point", "PATH|MODULE", "Script path relative to the project, or dotted module name (WsgiEntryPoint). Default: wsgi.py");
-    public Option<string> CallableObject { get; } = Text("--callable-object", "NAME", "Name of the WSGI callable (WsgiCallableObject). Default: application");
-    public Option<string> WorkingDirectory { get; } = Text("--working-directory", "PATH", "Working directory of the daemon processes, relative to the project (WsgiWorkingDirectory)");
-    public Option<string[]> UrlAlias { get; } = Pairs(List("--url-alias", "URL=PATH", "Serve a project folder or file at a URL path through Apache, repeatable (WsgiUrlAlias), e.g. /static=example/htdocs"), isUrlAlias: true);
-    public Option<string[]> ServerArgument { get; } = List("--server-arg", "ARG", "A further server option baked into the image's Cmd, repeatable (WsgiServerArgument), e.g. --server-arg=--processes=2");
-    public Option<string> PipIndexUrl { get; } = Text("--pip-index-url", "URL", "pip's index (WsgiPipIndexUrl); used by the build only, never stored in the image");
-    public Option<string[]> PipExtraIndexUrl { get; } = List("--pip-extra-index-url", "URL", "A further pip index, repeatable (WsgiPipExtraIndexUrl)");
-    public Option<string[]> PipTrustedHost { get; } = List("--pip-trusted-host", "HOST", "A host pip may reach without valid HTTPS, repeatable (WsgiPipTrustedHost)");
-    public Option<string> CacheDirectory { get; } = Text("--cache-dir", "DIR", "Build cache folder (WsgiCacheDirectory). Default: $MODWSGI_CACHE_DIR, else $XDG_CACHE_HOME/modwsgi or ~/.cache/modwsgi");
-    public Option<string> DockerHost { get; } = Text("--docker-host", "HOST", "Engine endpoint, unix:///path or tcp://host:port (DockerHost). Default: $DOCKER_HOST, else /var/run/docker.sock");
-    public Option<string[]> Label { get; } = Pairs(List("--label", "NAME=VALUE", "An image label, repeatable (ContainerLabel); overrides a generated org.opencontainers.image.* label"), isUrlAlias: false);
-    public Option<string[]> Env { get; } = Pairs(List("--env", "NAME=VALUE", "An environment variable of the image, repeatable (ContainerEnvironmentVariable)"), isUrlAlias: false);
-
-    // publish only: where the image goes besides (instead of) the local engine.
-    public Option<string>? Registry { get; private init; }
-    public Option<string>? Archive { get; private init; }
-    public Option<bool>? InsecureRegistry { get; private init; }
-
-    public static BuildOptionSet Local() => new();
-
-    public static BuildOptionSet Publishing() => new()
+    private BuildOptionSet(bool publishing)
     {
-        Registry = Text("--registry", "HOST[:PORT]", "Push to this registry (ContainerRegistry); credentials from ~/.docker/config.json, credential helpers or the environment"),
-        Archive = Text("--archive", "PATH", "Write an OCI image archive (ContainerArchiveOutputPath); a path ending in '/' is a folder and gets REPOSITORY.tar"),
-        InsecureRegistry = new Option<bool>("--insecure-registry") { Description = "Allow plain HTTP to --registry (ContainerInsecureRegistries); loopback registries never need it" },
-    };
-
-    public BuildOptionSet()
-    {
+        _publishing = publishing;
+        foreach (var setting in SettingsTable.All)
+        {
+            if (setting.CliOption is null || setting.Cli == CliScope.None || (setting.Cli == CliScope.Publish && !publishing))
+                continue;
+            _settingOptions.Add((setting, CreateOption(setting)));
+        }
         // The parser hands an unknown "--option" to the optional folder argument; say what it is instead.
         ProjectDirectory.Validators.Add(result =>
         {
@@ -64,15 +43,19 @@ internal sealed class BuildOptionSet
         });
     }
 
+    /// <summary>build, run, shell: the local engine; the project's destinations are not read.</summary>
+    public static BuildOptionSet Local() => new(publishing: false);
+
+    /// <summary>publish: also the destinations (registry, archive), from the project or the command line.</summary>
+    public static BuildOptionSet Publishing() => new(publishing: true);
+
+    /// <summary>The options this set offers, by setting (for tests that hold the CLI to the table).</summary>
+    public IReadOnlyList<(Setting Setting, Option Option)> SettingOptions => _settingOptions;
+
     public void AddTo(Command command)
     {
         command.Arguments.Add(ProjectDirectory);
-        Option[] options =
-        [
-            Repository, Tag, Version, BaseImage, ApplicationType, EntryPoint, CallableObject, WorkingDirectory, UrlAlias, ServerArgument,
-            PipIndexUrl, PipExtraIndexUrl, PipTrustedHost, CacheDirectory, DockerHost, Label, Env,
-        ];
-        foreach (var option in options.Concat(new Option?[] { Registry, Archive, InsecureRegistry }.OfType<Option>()))
+        foreach (var (_, option) in _settingOptions)
             command.Options.Add(option);
     }
 
@@ -84,51 +67,80 @@ internal sealed class BuildOptionSet
             throw new ModWsgiException(DiagnosticCodes.ProjectDirectoryMissing,
                 $"The project folder '{directory}' does not exist: pass the folder that holds wsgi.py and requirements.txt.");
         var project = ProjectFileReader.Find(directory);
-        var defaults = project?.Settings ?? new ProjectSettings();
-        if (project is not null)
-            defaults = defaults with { ContainerRepository = defaults.ContainerRepository ?? ImageReference.RepositoryFromProjectName(project.Name) };
-
-        string? One(Option<string>? option, string? fallback) => option is not null && result.GetValue(option) is { Length: > 0 } value ? value : fallback;
-        IReadOnlyList<string> Many(Option<string[]> option, IReadOnlyList<string> fallback) => result.GetValue(option) is { Length: > 0 } values ? values : fallback;
-        IEnumerable<KeyValuePair<string, string>> NameValues(Option<string[]> option) =>
-            (result.GetValue(option) ?? []).Select(SplitPair).Select(p => KeyValuePair.Create(p.Name, p.Value));
-
-        var settings = defaults with
+        var values = project?.Values ?? new SettingValues();
+        if (project is not null && !values.IsSet(SettingsTable.ContainerRepository))
+            values.SetText(SettingsTable.ContainerRepository, ImageReference.RepositoryFromProjectName(project.Name));
+        // Where an image goes is publish's business: build, run and shell always use the local engine.
+        if (!_publishing)
         {
-            ContainerRepository = One(Repository, defaults.ContainerRepository),
-            ContainerImageTags = Many(Tag, defaults.ContainerImageTags),
-            Version = One(Version, defaults.Version),
-            ContainerBaseImage = One(BaseImage, defaults.ContainerBaseImage),
-            WsgiApplicationType = One(ApplicationType, defaults.WsgiApplicationType),
-            WsgiEntryPoint = One(EntryPoint, defaults.WsgiEntryPoint),
-            WsgiCallableObject = One(CallableObject, defaults.WsgiCallableObject),
-            WsgiWorkingDirectory = One(WorkingDirectory, defaults.WsgiWorkingDirectory),
-            WsgiUrlAlias = result.GetValue(UrlAlias) is { Length: > 0 } aliases
-                ? aliases.Select(SplitPair).Select(p => new UrlAlias(p.Name, p.Value)).ToArray()
-                : defaults.WsgiUrlAlias,
-            WsgiServerArgument = Many(ServerArgument, defaults.WsgiServerArgument),
-            WsgiPipIndexUrl = One(PipIndexUrl, defaults.WsgiPipIndexUrl),
-            WsgiPipExtraIndexUrl = Many(PipExtraIndexUrl, defaults.WsgiPipExtraIndexUrl),
-            WsgiPipTrustedHost = Many(PipTrustedHost, defaults.WsgiPipTrustedHost),
-            WsgiCacheDirectory = One(CacheDirectory, defaults.WsgiCacheDirectory),
-            DockerHost = One(DockerHost, defaults.DockerHost),
-            ContainerLabel = [.. defaults.ContainerLabel, .. NameValues(Label)],
-            ContainerEnvironmentVariable = [.. defaults.ContainerEnvironmentVariable, .. NameValues(Env)],
-            ContainerRegistry = One(Registry, null),
-            ContainerArchiveOutputPath = One(Archive, null),
-            ContainerInsecureRegistries = InsecureRegistry is not null && result.GetValue(InsecureRegistry) ? One(Registry, null) : null,
-        };
+            foreach (var setting in SettingsTable.All.Where(s => s.Cli == CliScope.Publish))
+                values.SetText(setting, null);
+        }
+
+        foreach (var (setting, option) in _settingOptions)
+            ApplyOption(result, setting, option, values);
+        var settings = ProjectSettings.From(values);
         return new ResolvedBuild(settings.ToOptions(directory, SdkFiles.RuntimeDirectory, SdkFiles.BaseImageRecipe), project);
     }
 
-    private static Option<string> Text(string name, string helpName, string description) =>
-        new(name) { Description = description, HelpName = helpName };
+    private static void ApplyOption(ParseResult result, Setting setting, Option option, SettingValues values)
+    {
+        switch (option)
+        {
+            case Option<bool> flag when result.GetValue(flag):
+                // A switch whose default is on: its --no-… flag turns it off.
+                values.SetText(setting, (!setting.DefaultSwitch).ToString().ToLowerInvariant());
+                break;
+            case Option<string> text when result.GetValue(text) is { Length: > 0 } value:
+                values.SetText(setting, value);
+                break;
+            case Option<string[]> list when result.GetValue(list) is { Length: > 0 } entries:
+                var items = entries.Select(e => ToItem(setting, e));
+                // Labels and environment variables merge with the project's by name (a later item wins); other lists are replaced.
+                values.SetItems(setting, setting.Metadata.Contains("Value") ? [.. values.Items(setting), .. items] : items);
+                break;
+        }
+    }
 
-    private static Option<string[]> List(string name, string helpName, string description) =>
-        new(name) { Description = description, HelpName = helpName, Arity = ArgumentArity.OneOrMore };
+    private static SettingItem ToItem(Setting setting, string entry)
+    {
+        if (setting.Kind != SettingKind.Item || setting.Metadata is not [var metadata] || metadata == "Type")
+            return new SettingItem(entry);
+        var separator = entry.IndexOf('=');
+        return new SettingItem(entry[..separator], new Dictionary<string, string> { [metadata] = entry[(separator + 1)..] });
+    }
+
+    private static Option CreateOption(Setting setting)
+    {
+        var name = setting.CliOption!;
+        var description = Description(setting);
+        Option option = setting.Kind switch
+        {
+            SettingKind.Switch => new Option<bool>(name) { Description = description },
+            SettingKind.Property => new Option<string>(name) { Description = description, HelpName = setting.CliHelpName },
+            _ => new Option<string[]>(name) { Description = description, HelpName = setting.CliHelpName, Arity = ArgumentArity.OneOrMore },
+        };
+        if (option is Option<string> text && setting.AllowedValues.Count > 0)
+            text.AcceptOnlyFromAmong([.. setting.AllowedValues]);
+        if (option is Option<string[]> pairs && setting.Kind == SettingKind.Item && setting.Metadata is ["Value" or "Path"])
+            ValidatePairs(pairs, isUrlAlias: setting.Metadata[0] == "Path");
+        return option;
+    }
+
+    /// <summary>The table's help, the setting it sets and its default, without the README's markdown.</summary>
+    private static string Description(Setting setting)
+    {
+        var repeatable = setting.Kind is SettingKind.List or SettingKind.Item ? ", repeatable" : "";
+        var text = $"{Capitalize(setting.Help)} ({setting.Name}{repeatable})";
+        if (setting.DefaultText != "—")
+            text += ". Default: " + setting.DefaultText;
+        return text.Replace("`", "", StringComparison.Ordinal);
+    }
+
+    private static string Capitalize(string text) => text.Length == 0 ? text : char.ToUpperInvariant(text[0]) + text[1..];
 
     /// <summary>NAME=VALUE options: malformed values are usage errors (exit 2), reported before anything runs.</summary>
-    private static Option<string[]> Pairs(Option<string[]> option, bool isUrlAlias)
+    private static void ValidatePairs(Option<string[]> option, bool isUrlAlias)
     {
         option.Validators.Add(result =>
         {
@@ -144,13 +156,6 @@ internal sealed class BuildOptionSet
                         : $"{option.Name} '{value}' is not NAME=VALUE, e.g. {option.Name} {(option.Name == "--env" ? "DJANGO_SETTINGS_MODULE=mysite.settings" : "org.opencontainers.image.vendor=Example")}.");
             }
         });
-        return option;
-    }
-
-    private static (string Name, string Value) SplitPair(string value)
-    {
-        var separator = value.IndexOf('=');
-        return (value[..separator], value[(separator + 1)..]);
     }
 }
 

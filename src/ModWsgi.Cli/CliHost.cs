@@ -25,7 +25,7 @@ internal sealed class CliHost
 
     private static async Task<PublishResult> PublishWithEngineAsync(ImageBuildOptions options, ILogger logger, CancellationToken cancellationToken)
     {
-        using var engine = new DockerEngineClient(EngineEndpoint.ForLocalRegistry(null, options.DockerHost));
+        using var engine = new DockerEngineClient(EngineEndpoint.ForLocalRegistry(options.LocalRegistry, options.DockerHost));
         return await new ImagePipeline(engine, logger).PublishAsync(options, cancellationToken).ConfigureAwait(false);
     }
 }

@@ -90,10 +90,11 @@ internal sealed class ModWsgiCli
 
     private Command RunCommand()
     {
-        var command = new Command("run", "Build the image if anything changed, then run it: docker run --rm -p PORT:80 IMAGE, its output streamed here. Ctrl+C stops the container (docker stop) and exits 130.");
+        var command = new Command("run", "Build the image if anything changed, then run it: docker run --rm -p PORT:CONTAINER-PORT IMAGE (the image's ContainerPort, 80 unless set), its output streamed here. Ctrl+C stops the container (docker stop) and exits 130.");
         var set = BuildOptionSet.Local();
         set.AddTo(command);
-        var port = new Option<int>("--port", "-p") { Description = "Host port published to the container's port 80", HelpName = "PORT", DefaultValueFactory = _ => 8000 };
+        // No -p alias: -p:NAME=VALUE sets a property, as it does for dotnet build.
+        var port = new Option<int>("--port") { Description = "Host port published to the container's port (--container-port / ContainerPort)", HelpName = "PORT", DefaultValueFactory = _ => 8000 };
         port.Validators.Add(result =>
         {
             if (result.GetValueOrDefault<int>() is < 1 or > 65535)
@@ -109,7 +110,7 @@ internal sealed class ModWsgiCli
             try
             {
                 return await _host.Docker(new DockerInvocation(
-                    ["run", "--rm", "--name", container, "-p", $"{hostPort}:80", result.Images[0]], options.DockerHost, StopOnCancel: container), token).ConfigureAwait(false);
+                    ["run", "--rm", "--name", container, "-p", $"{hostPort}:{options.Server.Port}", result.Images[0]], options.DockerHost, StopOnCancel: container), token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (token.IsCancellationRequested)
             {

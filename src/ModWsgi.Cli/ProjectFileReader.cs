@@ -1,15 +1,18 @@
 using System.Text.RegularExpressions;
 using System.Xml;
 using System.Xml.Linq;
-using ModWsgi.Core;
+using ModWsgi.Core.Settings;
 
 namespace ModWsgi.Cli;
 
 /// <summary>A ModWsgi.Sdk project file and the settings read from it.</summary>
-internal sealed record ProjectFile(string Path, ProjectSettings Settings, IReadOnlyList<string> Skipped)
+internal sealed record ProjectFile(string Path, SettingValues Values, IReadOnlyList<string> Skipped)
 {
     /// <summary>MSBuildProjectName: what the SDK derives the default repository from.</summary>
     public string Name => System.IO.Path.GetFileNameWithoutExtension(Path);
+
+    /// <summary>The values, typed (no defaults applied).</summary>
+    public Core.ProjectSettings Settings => Core.ProjectSettings.From(Values);
 }
 
 /// <summary>
@@ -21,16 +24,6 @@ internal sealed record ProjectFile(string Path, ProjectSettings Settings, IReadO
 /// </summary>
 internal static partial class ProjectFileReader
 {
-    private static readonly string[] ScalarProperties =
-    [
-        "ContainerRepository", "ContainerImageTag", "ContainerImageTags", "Version", "ContainerBaseImage",
-        "WsgiApplicationType", "WsgiEntryPoint", "WsgiCallableObject", "WsgiWorkingDirectory",
-        "WsgiPipIndexUrl", "WsgiPipExtraIndexUrl", "WsgiPipTrustedHost",
-        "ContainerUser", "WsgiServer", "WsgiFrameworkDetection", "WsgiDjangoCollectStatic",
-    ];
-
-    private static readonly string[] Items = ["WsgiUrlAlias", "WsgiServerArgument", "ContainerLabel", "ContainerEnvironmentVariable", "ContainerPort"];
-
     /// <summary>The folder's ModWsgi.Sdk project, or null when it has none; several is a usage error, as it is for MSBuild.</summary>
     public static ProjectFile? Find(string directory)
     {
@@ -50,65 +43,48 @@ internal static partial class ProjectFileReader
     {
         var root = Load(path).Root!;
         var properties = new Dictionary<string, string>(StringComparer.Ordinal);
-        var items = Items.ToDictionary(i => i, _ => new List<(string Include, XElement Element)>(), StringComparer.Ordinal);
+        var items = new Dictionary<string, List<SettingItem>>(StringComparer.Ordinal);
         var skipped = new List<string>();
 
         foreach (var group in root.Elements().Where(e => e.Name.LocalName is "PropertyGroup" or "ItemGroup"))
         {
             foreach (var element in group.Elements())
             {
-                var name = element.Name.LocalName;
-                var wanted = group.Name.LocalName == "PropertyGroup" ? ScalarProperties.Contains(name) : items.ContainsKey(name);
-                if (!wanted)
+                var isProperty = group.Name.LocalName == "PropertyGroup";
+                if (SettingsTable.Find(element.Name.LocalName) is not { } setting || (setting.Kind == SettingKind.Item) == isProperty)
                     continue;
-                var value = group.Name.LocalName == "PropertyGroup" ? element.Value.Trim() : element.Attribute("Include")?.Value;
+                var value = isProperty ? element.Value.Trim() : element.Attribute("Include")?.Value;
                 if (value is null) // Remove/Update items change items we never saw: nothing to apply
                     continue;
                 if (HasCondition(group) || HasCondition(element) || NeedsEvaluation(value))
                 {
-                    skipped.Add(name);
+                    skipped.Add(setting.Name);
                     continue;
                 }
-                if (group.Name.LocalName == "PropertyGroup")
-                    properties[name] = value; // the last definition wins, as in MSBuild
+                if (isProperty)
+                    properties[setting.Name] = value; // the last definition wins, as in MSBuild
                 else
-                    items[name].AddRange(SplitList(value).Select(include => (include, element)));
+                {
+                    var metadata = setting.Metadata.ToDictionary(m => m, m => Metadata(element, m), StringComparer.Ordinal);
+                    var list = items.TryGetValue(setting.Name, out var existing) ? existing : items[setting.Name] = [];
+                    list.AddRange(SplitList(value).Select(include => new SettingItem(include, metadata)));
+                }
             }
         }
 
-        // Unescaped after splitting, so an escaped ';' (%3B) stays inside its entry.
-        string? Property(string name) => properties.TryGetValue(name, out var raw) ? Unescape(raw) : null;
-        IReadOnlyList<string> ListProperty(string name) => SplitList(properties.GetValueOrDefault(name) ?? "").ToArray();
-        // The SDK's switches default to true: only an explicit 'false' turns one off, as in Sdk.targets.
-        bool Switch(string name) => !string.Equals(Property(name), "false", StringComparison.OrdinalIgnoreCase);
-        IReadOnlyList<KeyValuePair<string, string>> Pairs(string item) =>
-            items[item].Select(i => KeyValuePair.Create(i.Include, Metadata(i.Element, "Value"))).ToArray();
-
-        var settings = new ProjectSettings
+        var values = new SettingValues();
+        foreach (var (name, raw) in properties)
         {
-            ContainerRepository = Property("ContainerRepository"),
-            ContainerImageTag = Property("ContainerImageTag"),
-            ContainerImageTags = ListProperty("ContainerImageTags"),
-            Version = Property("Version"),
-            ContainerBaseImage = Property("ContainerBaseImage"),
-            WsgiApplicationType = Property("WsgiApplicationType"),
-            WsgiEntryPoint = Property("WsgiEntryPoint"),
-            WsgiCallableObject = Property("WsgiCallableObject"),
-            WsgiWorkingDirectory = Property("WsgiWorkingDirectory"),
-            WsgiPipIndexUrl = Property("WsgiPipIndexUrl"),
-            WsgiPipExtraIndexUrl = ListProperty("WsgiPipExtraIndexUrl"),
-            WsgiPipTrustedHost = ListProperty("WsgiPipTrustedHost"),
-            WsgiUrlAlias = items["WsgiUrlAlias"].Select(i => new UrlAlias(i.Include, Metadata(i.Element, "Path"))).ToArray(),
-            WsgiServerArgument = items["WsgiServerArgument"].Select(i => i.Include).ToArray(),
-            ContainerLabel = Pairs("ContainerLabel"),
-            ContainerEnvironmentVariable = Pairs("ContainerEnvironmentVariable"),
-            ContainerUser = Property("ContainerUser"),
-            ContainerPort = items["ContainerPort"].Select(i => i.Include).ToArray(),
-            WsgiServer = Property("WsgiServer"),
-            WsgiFrameworkDetection = Switch("WsgiFrameworkDetection"),
-            WsgiDjangoCollectStatic = Switch("WsgiDjangoCollectStatic"),
-        };
-        return new ProjectFile(Path.GetFullPath(path), settings, skipped.Distinct(StringComparer.Ordinal).ToArray());
+            var setting = SettingsTable.Find(name)!;
+            // Unescaped after splitting, so an escaped ';' (%3B) stays inside its entry.
+            if (setting.Kind == SettingKind.List)
+                values.SetItems(setting, SplitList(raw).Select(e => new SettingItem(e)));
+            else
+                values.SetText(setting, Unescape(raw));
+        }
+        foreach (var (name, list) in items)
+            values.SetItems(SettingsTable.Find(name)!, list);
+        return new ProjectFile(Path.GetFullPath(path), values, skipped.Distinct(StringComparer.Ordinal).ToArray());
     }
 
     /// <summary>Project Sdk="ModWsgi.Sdk[/version]" (possibly in a ';' list), an Sdk element, or an Import of it.</summary>

@@ -7,7 +7,7 @@ namespace ModWsgi.Core;
 public sealed record ImageBuildOptions
 {
     /// <summary>Built by the SDK's own recipe (sdk/ModWsgi.Sdk/baseimage/build-base-image.sh); no registry has it.</summary>
-    public const string DefaultBaseImage = "modwsgi/base:bookworm";
+    public const string DefaultBaseImage = Settings.SettingsTable.DefaultBaseImage;
 
     /// <summary>The Python project folder (requirements.txt, setup.py, .docker/action_hooks).</summary>
     public required string ProjectDirectory { get; init; }
@@ -27,6 +27,9 @@ public sealed record ImageBuildOptions
     public WsgiServerOptions Server { get; init; } = new();
 
     public PipSettings Pip { get; init; } = new();
+
+    /// <summary>LocalRegistry: the local engine, Docker or Podman (whose socket is used when DockerHost is unset).</summary>
+    public string? LocalRegistry { get; init; }
 
     /// <summary>DOCKER_HOST syntax; null uses the environment's DOCKER_HOST or the default socket.</summary>
     public string? DockerHost { get; init; }
@@ -106,7 +109,7 @@ public sealed record WsgiServerOptions
     /// <summary>The port Apache listens on and the image exposes (ContainerPort); 80 unless set.</summary>
     public int Port { get; init; } = DefaultPort;
 
-    public const int DefaultPort = 80;
+    public const int DefaultPort = Settings.SettingsTable.DefaultContainerPort;
 
     /// <summary>Further launcher arguments, as given (e.g. --processes=2).</summary>
     public IReadOnlyList<string> Arguments { get; init; } = [];

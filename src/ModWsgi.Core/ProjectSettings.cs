@@ -1,4 +1,6 @@
+using ModWsgi.Core.Diagnostics;
 using ModWsgi.Core.Engine;
+using ModWsgi.Core.Settings;
 using ModWsgi.Core.Tags;
 
 namespace ModWsgi.Core;
@@ -7,7 +9,7 @@ namespace ModWsgi.Core;
 /// A project's settings under the SDK's own names (MSBuild properties and items), before defaults. Both
 /// front ends fill this — the PublishImage task from MSBuild, the CLI from a .proj and its options — and
 /// <see cref="ToOptions"/> is the one place that turns it into <see cref="ImageBuildOptions"/>, so the same
-/// settings always give the same image. Blank means unset.
+/// settings always give the same image. Blank means unset; defaults come from <see cref="SettingsTable"/>.
 /// </summary>
 public sealed record ProjectSettings
 {
@@ -18,8 +20,9 @@ public sealed record ProjectSettings
     public string? ContainerBaseImage { get; init; }
     public string? ContainerRegistry { get; init; }
     public string? ContainerArchiveOutputPath { get; init; }
-    /// <summary>Registries allowed over plain HTTP, ',' or ';' separated, as the .NET SDK spells it.</summary>
-    public string? ContainerInsecureRegistries { get; init; }
+    /// <summary>Registries allowed over plain HTTP; an entry may itself be ',' separated, as the .NET SDK allows.</summary>
+    public IReadOnlyList<string> ContainerInsecureRegistries { get; init; } = [];
+    public string? LocalRegistry { get; init; }
     /// <summary>ContainerLabel items in order; a later name wins, as MSBuild items do.</summary>
     public IReadOnlyList<KeyValuePair<string, string>> ContainerLabel { get; init; } = [];
     public IReadOnlyList<KeyValuePair<string, string>> ContainerEnvironmentVariable { get; init; } = [];
@@ -38,8 +41,44 @@ public sealed record ProjectSettings
     /// <summary>ContainerPort items' numbers; the first is the port Apache listens on.</summary>
     public IReadOnlyList<string> ContainerPort { get; init; } = [];
     public string? WsgiServer { get; init; }
-    public bool WsgiFrameworkDetection { get; init; } = true;
-    public bool WsgiDjangoCollectStatic { get; init; } = true;
+    /// <summary>"true"/"false" (any case); blank takes the table's default.</summary>
+    public string? WsgiFrameworkDetection { get; init; }
+    public string? WsgiDjangoCollectStatic { get; init; }
+
+    /// <summary>Typed settings from what a front end found, walking <see cref="SettingsTable"/>.</summary>
+    public static ProjectSettings From(SettingValues values) => new()
+    {
+        ContainerRepository = values.Text(SettingsTable.ContainerRepository),
+        ContainerImageTag = values.Text(SettingsTable.ContainerImageTag),
+        ContainerImageTags = values.Includes(SettingsTable.ContainerImageTags),
+        Version = values.Text(SettingsTable.Version),
+        ContainerBaseImage = values.Text(SettingsTable.ContainerBaseImage),
+        ContainerRegistry = values.Text(SettingsTable.ContainerRegistry),
+        ContainerArchiveOutputPath = values.Text(SettingsTable.ContainerArchiveOutputPath),
+        ContainerInsecureRegistries = values.Includes(SettingsTable.ContainerInsecureRegistries),
+        LocalRegistry = values.Text(SettingsTable.LocalRegistry),
+        DockerHost = values.Text(SettingsTable.DockerHost),
+        ContainerLabel = Pairs(values, SettingsTable.ContainerLabel),
+        ContainerEnvironmentVariable = Pairs(values, SettingsTable.ContainerEnvironmentVariable),
+        WsgiApplicationType = values.Text(SettingsTable.WsgiApplicationType),
+        WsgiEntryPoint = values.Text(SettingsTable.WsgiEntryPoint),
+        WsgiCallableObject = values.Text(SettingsTable.WsgiCallableObject),
+        WsgiWorkingDirectory = values.Text(SettingsTable.WsgiWorkingDirectory),
+        WsgiUrlAlias = values.Items(SettingsTable.WsgiUrlAlias).Select(i => new UrlAlias(i.Include, i.Metadatum("Path"))).ToArray(),
+        WsgiServerArgument = values.Includes(SettingsTable.WsgiServerArgument),
+        WsgiPipIndexUrl = values.Text(SettingsTable.WsgiPipIndexUrl),
+        WsgiPipExtraIndexUrl = values.Includes(SettingsTable.WsgiPipExtraIndexUrl),
+        WsgiPipTrustedHost = values.Includes(SettingsTable.WsgiPipTrustedHost),
+        WsgiCacheDirectory = values.Text(SettingsTable.WsgiCacheDirectory),
+        ContainerUser = values.Text(SettingsTable.ContainerUser),
+        ContainerPort = values.Includes(SettingsTable.ContainerPort),
+        WsgiServer = values.Text(SettingsTable.WsgiServer),
+        WsgiFrameworkDetection = values.Text(SettingsTable.WsgiFrameworkDetection),
+        WsgiDjangoCollectStatic = values.Text(SettingsTable.WsgiDjangoCollectStatic),
+    };
+
+    private static KeyValuePair<string, string>[] Pairs(SettingValues values, Setting setting) =>
+        values.Items(setting).Select(i => KeyValuePair.Create(i.Include, i.Metadatum("Value"))).ToArray();
 
     /// <param name="projectDirectory">The Python project folder.</param>
     /// <param name="runtimeDirectory">The SDK's in-image scripts.</param>
@@ -52,23 +91,25 @@ public sealed record ProjectSettings
             ?? ImageReference.RepositoryFromProjectName(Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(projectDirectory)))),
         Tags = ImageTags.Resolve(Blank(ContainerImageTag), ContainerImageTags.Count > 0 ? ContainerImageTags : null, Blank(Version)),
         Version = Blank(Version),
-        BaseImage = Blank(ContainerBaseImage) ?? ImageBuildOptions.DefaultBaseImage,
+        BaseImage = Blank(ContainerBaseImage) ?? SettingsTable.ContainerBaseImage.Default!,
         BaseImageRecipe = Blank(baseImageRecipe),
         RuntimeDirectory = runtimeDirectory,
         DockerHost = Blank(DockerHost),
         Registry = Blank(ContainerRegistry),
         ArchiveOutputPath = Blank(ContainerArchiveOutputPath),
-        InsecureRegistries = (ContainerInsecureRegistries ?? "").Split([',', ';'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+        InsecureRegistries = ContainerInsecureRegistries
+            .SelectMany(r => r.Split([',', ';'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray(),
+        LocalRegistry = OneOf(SettingsTable.LocalRegistry, LocalRegistry),
         CacheDirectory = Blank(WsgiCacheDirectory),
         Labels = LastWins(ContainerLabel),
         EnvironmentVariables = LastWins(ContainerEnvironmentVariable),
         User = Blank(ContainerUser),
         WsgiServer = Blank(WsgiServer),
-        FrameworkDetection = WsgiFrameworkDetection,
-        DjangoCollectStatic = WsgiDjangoCollectStatic,
+        FrameworkDetection = Switch(SettingsTable.WsgiFrameworkDetection, WsgiFrameworkDetection),
+        DjangoCollectStatic = Switch(SettingsTable.WsgiDjangoCollectStatic, WsgiDjangoCollectStatic),
         Server = new WsgiServerOptions
         {
-            ApplicationType = Blank(WsgiApplicationType) ?? "script",
+            ApplicationType = Blank(WsgiApplicationType) ?? SettingsTable.WsgiApplicationType.Default!,
             EntryPoint = Blank(WsgiEntryPoint),
             CallableObject = Blank(WsgiCallableObject),
             WorkingDirectory = Blank(WsgiWorkingDirectory),
@@ -86,12 +127,31 @@ public sealed record ProjectSettings
 
     private int ServerPort()
     {
-        if (ContainerPort.Count == 0)
-            return WsgiServerOptions.DefaultPort;
-        return int.TryParse(ContainerPort[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port)
+        var text = ContainerPort.Count == 0 ? SettingsTable.ContainerPort.Default! : ContainerPort[0];
+        return int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port) && port is >= 1 and <= 65535
             ? port
-            : throw new Diagnostics.ModWsgiException(Diagnostics.DiagnosticCodes.InvalidServerOption,
-                $"ContainerPort '{ContainerPort[0]}' is not a port number: use e.g. <ContainerPort Include=\"8080\" />.");
+            : throw new ModWsgiException(DiagnosticCodes.InvalidServerOption,
+                $"ContainerPort '{text}' is not a port number (1 to 65535): use e.g. <ContainerPort Include=\"8080\" /> (modwsgi: --container-port 8080).");
+    }
+
+    private static bool Switch(Setting setting, string? value)
+    {
+        if (Blank(value) is not { } text)
+            return setting.DefaultSwitch;
+        return bool.TryParse(text.Trim(), out var result)
+            ? result
+            : throw new ModWsgiException(DiagnosticCodes.InvalidServerOption,
+                $"{setting.Name} '{text}' is not true or false: set <{setting.Name}>false</{setting.Name}> or remove it (default {setting.Default}).");
+    }
+
+    /// <summary>The value spelled as the table spells it (MSBuild is case-insensitive), or the table's default.</summary>
+    private static string? OneOf(Setting setting, string? value)
+    {
+        if (Blank(value) is not { } text)
+            return setting.Default;
+        return setting.AllowedValues.FirstOrDefault(v => string.Equals(v, text.Trim(), StringComparison.OrdinalIgnoreCase))
+            ?? throw new ModWsgiException(DiagnosticCodes.InvalidServerOption,
+                $"{setting.Name} '{text}' is not one of {string.Join(", ", setting.AllowedValues)}: set <{setting.Name}>{setting.AllowedValues[0]}</{setting.Name}> or remove it.");
     }
 
     private static Dictionary<string, string> LastWins(IEnumerable<KeyValuePair<string, string>> pairs)

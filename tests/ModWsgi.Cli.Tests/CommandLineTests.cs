@@ -26,7 +26,8 @@ public sealed class CommandLineTests : IDisposable
     [Theory]
     [InlineData("build", new[] { "--repository", "--tag", "--version", "--base-image", "--application-type", "--entry-point", "--callable-object",
         "--working-directory", "--url-alias", "--server-arg", "--pip-index-url", "--pip-extra-index-url", "--pip-trusted-host", "--cache-dir",
-        "--docker-host", "--label", "--env", "PROJECT-DIR" })]
+        "--docker-host", "--label", "--env", "--local-registry", "--user", "--container-port", "--server", "--no-framework-detection",
+        "--no-collectstatic", "PROJECT-DIR" })]
     [InlineData("publish", new[] { "--registry", "--archive", "--insecure-registry", "--repository", "--url-alias", "PROJECT-DIR" })]
     [InlineData("run", new[] { "--port", "--repository", "docker run", "PROJECT-DIR" })]
     [InlineData("shell", new[] { "mod_wsgi-docker-shell", "--repository", "PROJECT-DIR" })]
@@ -88,6 +89,8 @@ public sealed class CommandLineTests : IDisposable
     [InlineData("--env", "=x")]
     [InlineData("--application-type", "cgi")]
     [InlineData("--port", "0")]
+    [InlineData("--local-registry", "containerd")]
+    [InlineData("--server", "uwsgi")]
     public void OtherMalformedValuesAreUsageErrors(string option, string value)
     {
         var cli = new FakeCli();
@@ -150,6 +153,24 @@ public sealed class CommandLineTests : IDisposable
         Assert.NotNull(call.StopOnCancel); // Ctrl+C → docker stop
         Assert.Equal(["run", "--rm", "--name", call.StopOnCancel, "-p", "8123:80", "site:latest"], call.Arguments);
         Assert.Equal("tcp://127.0.0.1:2375", call.DockerHost);
+    }
+
+    [Fact]
+    public void RunPublishesTheContainerPortTheImageListensOn()
+    {
+        _project.Write("site.proj", """
+            <Project Sdk="ModWsgi.Sdk/0.1.0">
+              <ItemGroup><ContainerPort Include="8080" /></ItemGroup>
+            </Project>
+            """);
+        var fromProject = new FakeCli();
+        Assert.Equal(0, fromProject.Invoke("run", _project.Path, "--port", "8123"));
+        Assert.Equal("8123:8080", Assert.Single(fromProject.DockerCalls).Arguments[5]);
+
+        var fromOption = new FakeCli();
+        Assert.Equal(0, fromOption.Invoke("run", _project.Path, "--port", "8123", "--container-port", "9000"));
+        Assert.Equal("8123:9000", Assert.Single(fromOption.DockerCalls).Arguments[5]);
+        Assert.Equal(9000, fromOption.Options.Server.Port);
     }
 
     [Theory]

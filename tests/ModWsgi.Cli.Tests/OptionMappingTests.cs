@@ -35,7 +35,13 @@ public sealed class OptionMappingTests : IDisposable
             "--env", "DJANGO_SETTINGS_MODULE=site.settings", "--env", "EMPTY=",
             "--registry", "127.0.0.1:5000",
             "--archive", "/tmp/out/site.tar",
-            "--insecure-registry");
+            "--insecure-registry", "registry.test:5000",
+            "--local-registry", "Podman",
+            "--user", "1001",
+            "--container-port", "8080",
+            "--server", "gunicorn",
+            "--no-framework-detection",
+            "--no-collectstatic");
 
         Assert.True(exit == 0, cli.Err);
         var options = cli.Options;
@@ -59,8 +65,14 @@ public sealed class OptionMappingTests : IDisposable
         Assert.Equal(new Dictionary<string, string> { ["DJANGO_SETTINGS_MODULE"] = "site.settings", ["EMPTY"] = "" }, options.EnvironmentVariables);
         Assert.Equal("127.0.0.1:5000", options.Registry);
         Assert.Equal("/tmp/out/site.tar", options.ArchiveOutputPath);
-        Assert.Equal(["127.0.0.1:5000"], options.InsecureRegistries);
+        Assert.Equal(["registry.test:5000"], options.InsecureRegistries);
         Assert.Equal(["127.0.0.1:5000/team/site:v1", "127.0.0.1:5000/team/site:stable"], options.ImageNames());
+        Assert.Equal("Podman", options.LocalRegistry);
+        Assert.Equal("1001", options.User);
+        Assert.Equal(8080, options.Server.Port);
+        Assert.Equal("gunicorn", options.WsgiServer);
+        Assert.False(options.FrameworkDetection);
+        Assert.False(options.DjangoCollectStatic);
     }
 
     [Fact]
@@ -85,6 +97,11 @@ public sealed class OptionMappingTests : IDisposable
         Assert.Empty(options.InsecureRegistries);
         Assert.Empty(options.Labels);
         Assert.Empty(options.EnvironmentVariables);
+        Assert.Equal("Docker", options.LocalRegistry);
+        Assert.Null(options.User);
+        Assert.Null(options.WsgiServer);
+        Assert.True(options.FrameworkDetection);
+        Assert.True(options.DjangoCollectStatic);
         foreach (var script in new[] { "mod_wsgi-docker-start", "mod_wsgi-docker-shell", "modwsgi-launch" })
             Assert.True(File.Exists(Path.Combine(options.RuntimeDirectory, script)), script);
         Assert.True(File.Exists(options.BaseImageRecipe), options.BaseImageRecipe);
@@ -109,12 +126,25 @@ public sealed class OptionMappingTests : IDisposable
     }
 
     [Fact]
-    public void InsecureRegistryWithoutRegistryAllowsNothing()
+    public void DestinationsInTheProjectAreReadByPublishOnly()
     {
-        var cli = new FakeCli();
-        Assert.Equal(0, cli.Invoke("publish", _project.Path, "--insecure-registry", "--archive", "/tmp/x.tar"));
-        Assert.Empty(cli.Options.InsecureRegistries);
-        Assert.Null(cli.Options.Registry);
+        _project.Write("site.proj", """
+            <Project Sdk="ModWsgi.Sdk/0.1.0">
+              <PropertyGroup>
+                <ContainerRegistry>127.0.0.1:5000</ContainerRegistry>
+                <ContainerInsecureRegistries>a.test:5000,b.test</ContainerInsecureRegistries>
+              </PropertyGroup>
+            </Project>
+            """);
+        var publish = new FakeCli();
+        Assert.Equal(0, publish.Invoke("publish", _project.Path));
+        Assert.Equal("127.0.0.1:5000", publish.Options.Registry);
+        Assert.Equal(["a.test:5000", "b.test"], publish.Options.InsecureRegistries);
+
+        var build = new FakeCli();
+        Assert.Equal(0, build.Invoke("build", _project.Path));
+        Assert.Null(build.Options.Registry); // build, run and shell always load into the local engine
+        Assert.Empty(build.Options.InsecureRegistries);
     }
 
     [Fact]

@@ -61,11 +61,13 @@ public sealed class ProjectFileReaderTests : IDisposable
         Assert.Equal("1001", settings.ContainerUser);
         Assert.Equal(["8080"], settings.ContainerPort);
         Assert.Equal("gunicorn", settings.WsgiServer);
-        Assert.False(settings.WsgiFrameworkDetection);
-        Assert.True(settings.WsgiDjangoCollectStatic);
+        Assert.Equal("False", settings.WsgiFrameworkDetection);
+        Assert.Null(settings.WsgiDjangoCollectStatic);
         var options = settings.ToOptions(_dir.Path, "/runtime", null);
         Assert.Equal(8080, options.Server.Port);
         Assert.Equal("1001", options.User);
+        Assert.False(options.FrameworkDetection);
+        Assert.True(options.DjangoCollectStatic);
     }
 
     [Fact]
@@ -105,9 +107,6 @@ public sealed class ProjectFileReaderTests : IDisposable
         Assert.Equal([KeyValuePair.Create("team", "web")], settings.ContainerLabel);
         Assert.Equal([KeyValuePair.Create("A", "x;y"), KeyValuePair.Create("B", "x;y")], settings.ContainerEnvironmentVariable);
         Assert.Equal([new UrlAlias("/a", "shared"), new UrlAlias("/b", "shared")], settings.WsgiUrlAlias);
-        // Destinations are the command line's choice, never read from the project.
-        Assert.Null(settings.ContainerRegistry);
-        Assert.Null(settings.ContainerArchiveOutputPath);
     }
 
     [Fact]

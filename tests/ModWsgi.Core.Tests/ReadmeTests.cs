@@ -1,5 +1,6 @@
 using ModWsgi.Core.Diagnostics;
 using ModWsgi.Core.Project;
+using ModWsgi.Core.Settings;
 
 namespace ModWsgi.Core.Tests;
 
@@ -29,7 +30,19 @@ public sealed class ReadmeTests
         Assert.DoesNotContain(dockerIgnore.Split('\n'), line => !line.StartsWith('#') && AlwaysExcluded.Matches(line.Trim().Trim('/')));
     }
 
-    private static string RepositoryRoot()
+    [Fact]
+    public void Readme_property_table_is_the_settings_table()
+    {
+        var readme = File.ReadAllText(Path.Combine(RepositoryRoot(), "README.md")).ReplaceLineEndings("\n");
+        const string heading = "## Properties and items\n\n";
+        var start = readme.IndexOf(heading, StringComparison.Ordinal);
+        Assert.True(start >= 0, "README.md has no '## Properties and items' section");
+        var table = string.Join('\n', readme[(start + heading.Length)..].Split('\n').TakeWhile(line => line.StartsWith('|')));
+        // On a difference, paste the expected table (from SettingsTable.ReadmeTable()) into README.md.
+        Assert.Equal(SettingsTable.ReadmeTable(), table);
+    }
+
+    internal static string RepositoryRoot()
     {
         for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
         {

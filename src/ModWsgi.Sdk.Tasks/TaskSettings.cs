@@ -1,0 +1,37 @@
+using System.Reflection;
+using Microsoft.Build.Framework;
+using ModWsgi.Core.Settings;
+
+namespace ModWsgi.Sdk.Tasks;
+
+/// <summary>
+/// A task's setting parameters as <see cref="SettingValues"/>: each <see cref="SettingsTable"/> entry is read
+/// from the parameter of the same name, so a setting added to the table only needs its parameter (and a test
+/// fails until it has one of the right type).
+/// </summary>
+internal static class TaskSettings
+{
+    public static SettingValues Read(object task)
+    {
+        var values = new SettingValues();
+        foreach (var setting in SettingsTable.All)
+        {
+            var parameter = task.GetType().GetProperty(setting.Name, BindingFlags.Public | BindingFlags.Instance)
+                ?? throw new InvalidOperationException($"{task.GetType().Name} has no parameter {setting.Name}.");
+            switch (parameter.GetValue(task))
+            {
+                case string text:
+                    values.SetText(setting, text);
+                    break;
+                case string[] list:
+                    values.SetItems(setting, list.Where(e => !string.IsNullOrWhiteSpace(e)).Select(e => new SettingItem(e.Trim())));
+                    break;
+                case ITaskItem[] items:
+                    values.SetItems(setting, items.Select(i => new SettingItem(i.ItemSpec,
+                        setting.Metadata.ToDictionary(m => m, i.GetMetadata, StringComparer.Ordinal))));
+                    break;
+            }
+        }
+        return values;
+    }
+}
