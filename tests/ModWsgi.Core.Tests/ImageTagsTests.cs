@@ -105,4 +105,16 @@ public sealed class ImageTagsTests
         // A literal list keeps '+', which no tag may hold.
         Assert.Throws<ModWsgiException>(() => ImageTags.Resolve(null, ["1.2.3+build.5"], null));
     }
+
+    [Theory]
+    [InlineData("v1\n")]  // a trailing newline: the engine's reference check once accepted it ('$' instead of '\z')
+    [InlineData(".hidden")]
+    [InlineData("a+b")]
+    public void ImageReferencesCheckTagsWithTheSameGrammar(string tag)
+    {
+        Assert.False(ImageTags.IsValid(tag));
+        var error = Assert.Throws<ModWsgiException>(() => ModWsgi.Core.Engine.ImageReference.Create("site", tag));
+        Assert.Equal(DiagnosticCodes.InvalidImageTag, error.Code);
+        Assert.Equal(Assert.Throws<ModWsgiException>(() => ImageTags.Validate(tag)).Message, error.Message);
+    }
 }

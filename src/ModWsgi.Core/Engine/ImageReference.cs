@@ -13,9 +13,7 @@ public sealed partial record ImageReference(string Repository, string Tag)
         if (!RepositoryPattern().IsMatch(repository))
             throw new ModWsgiException(DiagnosticCodes.InvalidRepositoryName,
                 $"'{repository}' is not a valid image repository: use lower-case letters, digits and separators (. _ - /), e.g. 'mysite' or 'registry.example.com/team/mysite'. Set ContainerRepository.");
-        if (!TagPattern().IsMatch(tag))
-            throw new ModWsgiException(DiagnosticCodes.InvalidImageTag,
-                $"'{tag}' is not a valid image tag: up to 128 characters of letters, digits, '_', '.' and '-', not starting with '.' or '-'. Set ContainerImageTag.");
+        Tags.ImageTags.Validate(tag); // the one tag grammar, shared with tag resolution
         return new ImageReference(repository, tag);
     }
 
@@ -28,9 +26,6 @@ public sealed partial record ImageReference(string Repository, string Tag)
 
     [GeneratedRegex(@"^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")]
     private static partial Regex RepositoryPattern();
-
-    [GeneratedRegex(@"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")]
-    private static partial Regex TagPattern();
 
     [GeneratedRegex(@"[^a-z0-9._/-]+")]
     private static partial Regex InvalidRepositoryChars();

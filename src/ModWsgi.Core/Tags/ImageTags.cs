@@ -56,14 +56,17 @@ public static partial class ImageTags
     /// <summary>Throws <see cref="DiagnosticCodes.InvalidImageTag"/> unless the tag is a valid OCI/Docker tag.</summary>
     public static void Validate(string tag)
     {
-        if (!TagPattern().IsMatch(tag))
+        if (!IsValid(tag))
             throw new ModWsgiException(DiagnosticCodes.InvalidImageTag,
                 $"Image tag '{tag}' is not valid: a tag is 1 to 128 characters of letters, digits, '_', '.' and '-', "
                 + "and does not start with '.' or '-' (pattern [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}). "
                 + "Fix ContainerImageTag, ContainerImageTags or Version.");
     }
 
-    // The distribution spec's tag grammar; \z so a trailing newline is not accepted.
+    /// <summary>The distribution spec's tag grammar: the one tag check, for every front end and the engine's references.</summary>
+    public static bool IsValid(string tag) => TagPattern().IsMatch(tag);
+
+    // \z so a trailing newline is not accepted (ImageReference's old '$' accepted "v1\n").
     [GeneratedRegex(@"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\z", RegexOptions.CultureInvariant)]
     private static partial Regex TagPattern();
 }
