@@ -7,7 +7,7 @@ namespace ModWsgi.Sdk.Tasks;
 /// <summary>
 /// A task's setting parameters as <see cref="SettingValues"/>: each <see cref="SettingsTable"/> entry is read
 /// from the parameter of the same name, so a setting added to the table only needs its parameter (and a test
-/// fails until it has one of the right type).
+/// fails until PublishImage has one of the right type). A task that needs a few settings declares only those.
 /// </summary>
 internal static class TaskSettings
 {
@@ -16,9 +16,8 @@ internal static class TaskSettings
         var values = new SettingValues();
         foreach (var setting in SettingsTable.All)
         {
-            var parameter = task.GetType().GetProperty(setting.Name, BindingFlags.Public | BindingFlags.Instance)
-                ?? throw new InvalidOperationException($"{task.GetType().Name} has no parameter {setting.Name}.");
-            switch (parameter.GetValue(task))
+            var parameter = task.GetType().GetProperty(setting.Name, BindingFlags.Public | BindingFlags.Instance);
+            switch (parameter?.GetValue(task))
             {
                 case string text:
                     values.SetText(setting, text);
