@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.CommandLine.Parsing;
 using ModWsgi.Core;
 using ModWsgi.Core.Diagnostics;
-using ModWsgi.Core.Engine;
 using ModWsgi.Core.Settings;
 
 namespace ModWsgi.Cli;
@@ -21,9 +20,17 @@ internal sealed class BuildOptionSet
 
     public Argument<string> ProjectDirectory { get; } = new("PROJECT-DIR")
     {
-        Description = "The Python project folder (wsgi.py, requirements.txt, .docker/action_hooks; optionally a ModWsgi.Sdk .proj whose properties and items are the defaults)",
+        Description = "The Python project folder (wsgi.py, requirements.txt, .docker/action_hooks; optionally a ModWsgi.Sdk .proj, evaluated by MSBuild, whose properties and items are the defaults)",
         Arity = ArgumentArity.ZeroOrOne,
         DefaultValueFactory = _ => ".",
+    };
+
+    /// <summary>-p:NAME=VALUE, as dotnet build takes it: a global property of the .proj's evaluation.</summary>
+    public Option<string[]> Property { get; } = new("--property", "-p")
+    {
+        Description = "Set an MSBuild property for the .proj's evaluation, as dotnet build -p does, repeatable (-p:NAME=VALUE, or -p:A=1;B=2). Without a .proj it sets one of the SDK's properties. Options win over it",
+        HelpName = "NAME=VALUE",
+        Arity = ArgumentArity.OneOrMore,
     };
 
     private BuildOptionSet(bool publishing)
@@ -35,6 +42,17 @@ internal sealed class BuildOptionSet
                 continue;
             _settingOptions.Add((setting, CreateOption(setting)));
         }
+        Property.Validators.Add(result =>
+        {
+            foreach (var token in result.Tokens)
+            {
+                foreach (var pair in token.Value.Split(';', StringSplitOptions.RemoveEmptyEntries))
+                {
+                    if (pair.IndexOf('=') <= 0)
+                        result.AddError($"-p '{pair}' is not NAME=VALUE, e.g. -p:ContainerRegistry=127.0.0.1:5000.");
+                }
+            }
+        });
         // The parser hands an unknown "--option" to the optional folder argument; say what it is instead.
         ProjectDirectory.Validators.Add(result =>
         {
@@ -55,6 +73,7 @@ internal sealed class BuildOptionSet
     public void AddTo(Command command)
     {
         command.Arguments.Add(ProjectDirectory);
+        command.Options.Add(Property);
         foreach (var (_, option) in _settingOptions)
             command.Options.Add(option);
     }
@@ -66,10 +85,9 @@ internal sealed class BuildOptionSet
         if (!Directory.Exists(directory))
             throw new ModWsgiException(DiagnosticCodes.ProjectDirectoryMissing,
                 $"The project folder '{directory}' does not exist: pass the folder that holds wsgi.py and requirements.txt.");
-        var project = ProjectFileReader.Find(directory);
-        var values = project?.Values ?? new SettingValues();
-        if (project is not null && !values.IsSet(SettingsTable.ContainerRepository))
-            values.SetText(SettingsTable.ContainerRepository, ImageReference.RepositoryFromProjectName(project.Name));
+        var globalProperties = GlobalProperties(result);
+        var project = ProjectEvaluator.Find(directory, globalProperties);
+        var values = project?.Values ?? WithoutProject(globalProperties);
         // Where an image goes is publish's business: build, run and shell always use the local engine.
         if (!_publishing)
         {
@@ -81,6 +99,31 @@ internal sealed class BuildOptionSet
             ApplyOption(result, setting, option, values);
         var settings = ProjectSettings.From(values);
         return new ResolvedBuild(settings.ToOptions(directory, SdkFiles.RuntimeDirectory, SdkFiles.BaseImageRecipe), project);
+    }
+
+    /// <summary>-p pairs; a later one wins, as in MSBuild.</summary>
+    private Dictionary<string, string> GlobalProperties(ParseResult result)
+    {
+        var properties = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var pair in (result.GetValue(Property) ?? []).SelectMany(t => t.Split(';', StringSplitOptions.RemoveEmptyEntries)))
+        {
+            var separator = pair.IndexOf('=');
+            properties[pair[..separator].Trim()] = pair[(separator + 1)..];
+        }
+        return properties;
+    }
+
+    /// <summary>A folder without a .proj: -p can only mean the SDK's own properties.</summary>
+    private static SettingValues WithoutProject(IReadOnlyDictionary<string, string> properties)
+    {
+        var values = new SettingValues();
+        foreach (var (name, value) in properties)
+        {
+            if (SettingsTable.Find(name) is not { Kind: not SettingKind.Item } setting)
+                throw new UsageException($"-p:{name} sets nothing: this folder has no .proj, so -p takes only the SDK's properties (e.g. -p:ContainerRepository=mysite); items such as ContainerPort have options (--container-port).");
+            values.SetText(setting, value);
+        }
+        return values;
     }
 
     private static void ApplyOption(ParseResult result, Setting setting, Option option, SettingValues values)

@@ -19,7 +19,7 @@ internal sealed class ModWsgiCli
     private readonly CliHost _host;
     private readonly Option<bool> _verbose = new("--verbose", "-v")
     {
-        Description = "Also show debug output (engine version, skipped .proj properties, internal errors in full)",
+        Description = "Also show debug output (engine version, phase timings, internal errors in full)",
         Recursive = true,
     };
 
@@ -199,13 +199,13 @@ internal sealed class ModWsgiCli
     /// <summary>Resolves the options, runs Core's pipeline and prints what PublishImage prints.</summary>
     private async Task<(ImageBuildOptions Options, PublishResult Result)> BuildAsync(BuildOptionSet set, ParseResult parsed, ILogger logger, CancellationToken token)
     {
+        var resolving = System.Diagnostics.Stopwatch.StartNew();
         var build = set.Resolve(parsed);
         if (build.Project is { } project)
         {
             logger.LogInformation("Project {Path}", project.Path);
-            foreach (var name in project.Skipped)
-                logger.LogWarning("{Project}: {Name} is not read (it has a Condition or an MSBuild expression, which only MSBuild evaluates); give it as an option if it matters.",
-                    Path.GetFileName(project.Path), name);
+            logger.LogDebug("timings: project evaluation {Milliseconds} ms ({How})", resolving.ElapsedMilliseconds,
+                project.Reused ? "reused: nothing it read changed" : "evaluated by MSBuild");
         }
         var result = await _host.Publish(build.Options, logger, token).ConfigureAwait(false);
         _host.Out.WriteLine($"{build.Options.Repository} -> {string.Join(", ", result.Images)}");

@@ -8,5 +8,8 @@ internal static class SdkFiles
 {
     public static string RuntimeDirectory => Path.Combine(AppContext.BaseDirectory, "runtime");
 
+    /// <summary>The SDK's Sdk.props and Sdk.targets, which the tool evaluates a .proj with.</summary>
+    public static string SdkDirectory => Path.Combine(AppContext.BaseDirectory, "Sdk");
+
     public static string BaseImageRecipe => Path.Combine(AppContext.BaseDirectory, "baseimage", "build-base-image.sh");
 }

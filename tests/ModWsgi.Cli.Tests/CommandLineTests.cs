@@ -27,7 +27,7 @@ public sealed class CommandLineTests : IDisposable
     [InlineData("build", new[] { "--repository", "--tag", "--version", "--base-image", "--application-type", "--entry-point", "--callable-object",
         "--working-directory", "--url-alias", "--server-arg", "--pip-index-url", "--pip-extra-index-url", "--pip-trusted-host", "--cache-dir",
         "--docker-host", "--label", "--env", "--local-registry", "--user", "--container-port", "--server", "--no-framework-detection",
-        "--no-collectstatic", "PROJECT-DIR" })]
+        "--no-collectstatic", "--property", "PROJECT-DIR" })]
     [InlineData("publish", new[] { "--registry", "--archive", "--insecure-registry", "--repository", "--url-alias", "PROJECT-DIR" })]
     [InlineData("run", new[] { "--port", "--repository", "docker run", "PROJECT-DIR" })]
     [InlineData("shell", new[] { "mod_wsgi-docker-shell", "--repository", "PROJECT-DIR" })]

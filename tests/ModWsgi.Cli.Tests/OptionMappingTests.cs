@@ -202,4 +202,45 @@ public sealed class OptionMappingTests : IDisposable
         Assert.Equal(0, cli.Invoke("build", _project.Path));
         Assert.Equal("my-site", cli.Options.Repository);
     }
+
+    [Fact]
+    public void PropertyOverridesMeanWhatTheyMeanToDotnetBuild()
+    {
+        _project.Write("site.proj", """
+            <Project Sdk="ModWsgi.Sdk/0.1.0">
+              <PropertyGroup>
+                <ContainerRepository>site</ContainerRepository>
+                <ContainerRepository Condition="'$(Flavour)' == 'ci'">site-ci</ContainerRepository>
+                <Version>1.0.0</Version>
+              </PropertyGroup>
+            </Project>
+            """);
+        var cli = new FakeCli();
+        Assert.Equal(0, cli.Invoke("publish", _project.Path, "-p:Flavour=ci", "-p:Version=2.1.0;ContainerRegistry=127.0.0.1:5000", "--property", "WsgiServer=gunicorn"));
+        var options = cli.Options;
+        Assert.Equal("site-ci", options.Repository);                 // a condition on a global property
+        Assert.Equal(["2.1.0", "2.1", "2"], options.Tags);            // a global property wins over the project's
+        Assert.Equal("127.0.0.1:5000", options.Registry);
+        Assert.Equal("gunicorn", options.WsgiServer);
+
+        var optionWins = new FakeCli();
+        Assert.Equal(0, optionWins.Invoke("build", _project.Path, "-p:Version=2.1.0", "--version", "3.0.0"));
+        Assert.Equal("3.0.0", optionWins.Options.Version);
+    }
+
+    [Fact]
+    public void WithoutAProjectPropertyOverridesSetTheSdksProperties()
+    {
+        var cli = new FakeCli();
+        Assert.Equal(0, cli.Invoke("build", _project.Path, "-p:ContainerRepository=direct", "-p:WsgiFrameworkDetection=false"));
+        Assert.Equal("direct", cli.Options.Repository);
+        Assert.False(cli.Options.FrameworkDetection);
+
+        var unknown = new FakeCli();
+        Assert.Equal(2, unknown.Invoke("build", _project.Path, "-p:Flavour=ci"));
+        Assert.Contains("-p:Flavour sets nothing", unknown.Err);
+        var malformed = new FakeCli();
+        Assert.Equal(2, malformed.Invoke("build", _project.Path, "-p:Flavour"));
+        Assert.Contains("is not NAME=VALUE", malformed.Err);
+    }
 }

@@ -35,6 +35,7 @@ public static class DiagnosticCodes
     public static readonly DiagnosticCode InvalidDockerIgnorePattern = new(2011, "A .dockerignore pattern is malformed");
     public static readonly DiagnosticCode ServerNotInRequirements = new(2012, "The chosen WsgiServer is not in the requirements");
     public static readonly DiagnosticCode InputAlwaysExcluded = new(2013, "A requirement names a path the image always leaves out");
+    public static readonly DiagnosticCode ProjectNotEvaluable = new(2014, "The .proj could not be evaluated by MSBuild");
     public static readonly DiagnosticCode DjangoSettingsUnreadable = new(5003, "The Django settings could not be read in the build");
 
     // 3xxx engine and tools

@@ -2,8 +2,10 @@ using ModWsgi.Core;
 
 namespace ModWsgi.Cli.Tests;
 
-public sealed class ProjectFileReaderTests : IDisposable
+/// <summary>The CLI reads a .proj by evaluating it with MSBuild, as dotnet build does.</summary>
+public sealed class ProjectEvaluatorTests : IDisposable
 {
+    private static readonly Dictionary<string, string> NoProperties = [];
     private readonly TempDirectory _dir = new();
 
     public void Dispose() => _dir.Dispose();
@@ -26,11 +28,10 @@ public sealed class ProjectFileReaderTests : IDisposable
             </Project>
             """);
 
-        var project = ProjectFileReader.Find(_dir.Path);
+        var project = ProjectEvaluator.Find(_dir.Path, NoProperties);
 
         Assert.NotNull(project);
         Assert.Equal("mysite", project.Name);
-        Assert.Empty(project.Skipped);
         var settings = project.Settings;
         Assert.Equal("mysite", settings.ContainerRepository);
         Assert.Equal("module", settings.WsgiApplicationType);
@@ -56,13 +57,13 @@ public sealed class ProjectFileReaderTests : IDisposable
             </Project>
             """);
 
-        var settings = ProjectFileReader.Find(_dir.Path)!.Settings;
+        var settings = ProjectEvaluator.Find(_dir.Path, NoProperties)!.Settings;
 
         Assert.Equal("1001", settings.ContainerUser);
         Assert.Equal(["8080"], settings.ContainerPort);
         Assert.Equal("gunicorn", settings.WsgiServer);
         Assert.Equal("False", settings.WsgiFrameworkDetection);
-        Assert.Null(settings.WsgiDjangoCollectStatic);
+        Assert.Equal("true", settings.WsgiDjangoCollectStatic); // Sdk.targets' default, as PublishImage gets it
         var options = settings.ToOptions(_dir.Path, "/runtime", null);
         Assert.Equal(8080, options.Server.Port);
         Assert.Equal("1001", options.User);
@@ -94,7 +95,7 @@ public sealed class ProjectFileReaderTests : IDisposable
             </Project>
             """);
 
-        var settings = ProjectFileReader.Read(path).Settings;
+        var settings = ProjectEvaluator.Evaluate(path, NoProperties).Settings;
 
         Assert.Equal("edge", settings.ContainerImageTag);
         Assert.Equal(["a", "b", "c"], settings.ContainerImageTags);
@@ -110,7 +111,7 @@ public sealed class ProjectFileReaderTests : IDisposable
     }
 
     [Fact]
-    public void SkipsWhatOnlyMSBuildCanEvaluate()
+    public void ConditionsExpressionsAndItemOperationsMeanWhatTheyMeanToMSBuild()
     {
         var path = _dir.Write("site.proj", """
             <Project Sdk="ModWsgi.Sdk">
@@ -119,24 +120,62 @@ public sealed class ProjectFileReaderTests : IDisposable
                 <WsgiEntryPoint>$(MSBuildProjectName).wsgi</WsgiEntryPoint>
                 <WsgiWorkingDirectory Condition="'$(Configuration)' == 'Debug'">debug</WsgiWorkingDirectory>
               </PropertyGroup>
-              <PropertyGroup Condition="'$(CI)' == 'true'">
+              <PropertyGroup Condition="'$(Flavour)' == 'ci'">
                 <ContainerRepository>ci-only</ContainerRepository>
               </PropertyGroup>
               <ItemGroup>
+                <Other Include="--processes=2" />
                 <WsgiServerArgument Include="@(Other)" />
-                <WsgiServerArgument Include="--threads=3" />
+                <WsgiServerArgument Include="--threads=3;--timeout=5" />
                 <WsgiServerArgument Remove="--threads=3" />
               </ItemGroup>
             </Project>
             """);
 
-        var project = ProjectFileReader.Read(path);
+        var plain = ProjectEvaluator.Evaluate(path, NoProperties).Settings;
+        Assert.Equal("plain", plain.ContainerRepository);
+        Assert.Equal("site.wsgi", plain.WsgiEntryPoint);
+        Assert.Null(plain.WsgiWorkingDirectory);
+        Assert.Equal(["--processes=2", "--timeout=5"], plain.WsgiServerArgument);
 
-        Assert.Equal("plain", project.Settings.ContainerRepository);
-        Assert.Null(project.Settings.WsgiEntryPoint);
-        Assert.Null(project.Settings.WsgiWorkingDirectory);
-        Assert.Equal(["--threads=3"], project.Settings.WsgiServerArgument);
-        Assert.Equal(["WsgiEntryPoint", "WsgiWorkingDirectory", "ContainerRepository", "WsgiServerArgument"], project.Skipped);
+        var overridden = ProjectEvaluator.Evaluate(path, new Dictionary<string, string> { ["Flavour"] = "ci", ["Configuration"] = "Debug" }).Settings;
+        Assert.Equal("ci-only", overridden.ContainerRepository);
+        Assert.Equal("debug", overridden.WsgiWorkingDirectory);
+    }
+
+    [Fact]
+    public void TheSdksDefaultsComeFromItsTargetsAsPublishImageGetsThem()
+    {
+        var path = _dir.Write("My Site.proj", """<Project Sdk="ModWsgi.Sdk/0.1.0" />""");
+        var settings = ProjectEvaluator.Evaluate(path, NoProperties).Settings;
+        Assert.Equal("my-site", settings.ContainerRepository);
+        Assert.Equal(ModWsgi.Core.Settings.SettingsTable.DefaultBaseImage, settings.ContainerBaseImage);
+        Assert.Equal("Docker", settings.LocalRegistry);
+        Assert.Equal(["80"], settings.ContainerPort);
+    }
+
+    [Fact]
+    public void DirectoryBuildPropsAboveTheProjectIsImported()
+    {
+        _dir.Write("Directory.Build.props", """
+            <Project><PropertyGroup><WsgiPipIndexUrl>http://127.0.0.1:9/simple</WsgiPipIndexUrl></PropertyGroup></Project>
+            """);
+        var path = _dir.Write("app/site.proj", """<Project Sdk="ModWsgi.Sdk/0.1.0" />""");
+        Assert.Equal("http://127.0.0.1:9/simple", ProjectEvaluator.Evaluate(path, NoProperties).Settings.WsgiPipIndexUrl);
+    }
+
+    [Fact]
+    public void AnEditedProjectOrANewDirectoryBuildPropsIsEvaluatedAgain()
+    {
+        var path = _dir.Write("app/site.proj", """<Project Sdk="ModWsgi.Sdk/0.1.0"><PropertyGroup><Version>1.0.0</Version></PropertyGroup></Project>""");
+        Assert.Equal("1.0.0", ProjectEvaluator.Evaluate(path, NoProperties).Settings.Version);
+
+        File.WriteAllText(path, """<Project Sdk="ModWsgi.Sdk/0.1.0"><PropertyGroup><Version>2.0.0</Version></PropertyGroup></Project>""");
+        File.SetLastWriteTimeUtc(path, DateTime.UtcNow.AddSeconds(5)); // a new mtime even on a coarse clock
+        Assert.Equal("2.0.0", ProjectEvaluator.Evaluate(path, NoProperties).Settings.Version);
+
+        _dir.Write("Directory.Build.props", """<Project><PropertyGroup><ContainerUser>1001</ContainerUser></PropertyGroup></Project>""");
+        Assert.Equal("1001", ProjectEvaluator.Evaluate(path, NoProperties).Settings.ContainerUser);
     }
 
     [Fact]
@@ -149,7 +188,7 @@ public sealed class ProjectFileReaderTests : IDisposable
             </Project>
             """);
 
-        Assert.Equal("second", ProjectFileReader.Read(path).Settings.ContainerRepository);
+        Assert.Equal("second", ProjectEvaluator.Evaluate(path, NoProperties).Settings.ContainerRepository);
     }
 
     [Fact]
@@ -157,10 +196,10 @@ public sealed class ProjectFileReaderTests : IDisposable
     {
         _dir.Write("other.proj", """<Project Sdk="Microsoft.Build.NoTargets/3.7.0" />""");
         _dir.Write("broken.proj", "<Project");
-        Assert.Null(ProjectFileReader.Find(_dir.Path));
+        Assert.Null(ProjectEvaluator.Find(_dir.Path, NoProperties));
 
         _dir.Write("tools.proj", """<Project><Import Project="Sdk.props" Sdk="ModWsgi.Sdk" /></Project>""");
-        Assert.Equal("tools", ProjectFileReader.Find(_dir.Path)?.Name);
+        Assert.Equal("tools", ProjectEvaluator.Find(_dir.Path, NoProperties)?.Name);
     }
 
     [Fact]
@@ -177,10 +216,44 @@ public sealed class ProjectFileReaderTests : IDisposable
     }
 
     [Fact]
-    public void AMalformedModWsgiProjectIsAUsageError()
+    public void AProjectMSBuildCannotEvaluateIsCodedWithMSBuildsMessage()
     {
-        var path = _dir.Write("site.proj", "<Project Sdk=\"ModWsgi.Sdk\"><PropertyGroup>");
-        var error = Assert.Throws<UsageException>(() => ProjectFileReader.Read(path));
-        Assert.Contains("site.proj", error.Message);
+        _dir.Write("wsgi.py", "");
+        _dir.Write("site.proj", "<Project Sdk=\"ModWsgi.Sdk\"><PropertyGroup Condition=\"'$(A)' = \"></PropertyGroup></Project>");
+        var cli = new FakeCli();
+        Assert.Equal(1, cli.Invoke("build", _dir.Path));
+        Assert.Contains("error MODWSGI2014:", cli.Err);
+        Assert.Contains("site.proj", cli.Err);
+        Assert.Contains("MSB", cli.Err);
+        Assert.Empty(cli.Builds);
+    }
+
+    [Fact]
+    public void TheTemplatesProjectBuildsWithoutWarningsAndItsExamplesStayOff()
+    {
+        var template = File.ReadAllText(Path.Combine(RepositoryRoot(), "src", "ModWsgi.Templates", "content", "wsgi-app", "WsgiApp.proj"));
+        _dir.Write("mysite.proj", template.Replace("SDKVERSION", "0.1.0").Replace("WSGIAPP_REPOSITORY", "mysite").Replace("WSGI_ENTRY_POINT", "wsgi.py"));
+        _dir.Write("wsgi.py", "");
+
+        var cli = new FakeCli();
+        Assert.Equal(0, cli.Invoke("publish", _dir.Path));
+        Assert.Equal("", cli.Err);
+        Assert.DoesNotContain("warning", cli.Out, StringComparison.OrdinalIgnoreCase);
+        var options = cli.Options;
+        Assert.Equal("mysite", options.Repository);
+        Assert.Equal("wsgi.py", options.Server.EntryPoint);
+        Assert.Empty(options.Server.UrlAliases);   // the Condition="false" examples
+        Assert.Null(options.Registry);
+        Assert.Equal(["latest"], options.Tags);
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            if (File.Exists(Path.Combine(directory.FullName, "ModWsgi.Sdk.sln")))
+                return directory.FullName;
+        }
+        throw new InvalidOperationException("ModWsgi.Sdk.sln not found above " + AppContext.BaseDirectory);
     }
 }
