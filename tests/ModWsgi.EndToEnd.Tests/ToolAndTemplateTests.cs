@@ -28,7 +28,19 @@ public sealed class ToolAndTemplateTests(SdkFixture sdk) : IDisposable
         var (status, body) = await container.GetAsync("/");
         Assert.Equal((200, "Hello from mysite!"), (status, body.Trim()));
         Assert.Contains(" -----> Running .docker/action_hooks/deploy", container.Logs());
+
+        // The tool evaluates the same .proj (-p as dotnet build takes it) without a warning, and finds the image
+        // PublishImage built up to date: both front ends keep one up-to-date record for the same image.
+        var tool = Tool(new Dictionary<string, string?> { ["MODWSGI_BUILD_SERVER"] = "0" },
+            "build", template.OutputDirectory, "-p:ContainerRepository=" + image, "--cache-dir", sdk.CacheDirectory);
+        Assert.True(tool.ExitCode == 0, tool.Output);
+        Assert.Equal("", tool.StdErr.Trim());
+        Assert.Contains("Image up to date", tool.StdOut);
+        Assert.Contains(ImageId(build.StdOut), tool.StdOut);
     }
+
+    private static string ImageId(string log) =>
+        log.Split('\n').Select(l => l.Trim()).First(l => l.StartsWith("image id: ", StringComparison.Ordinal))["image id: ".Length..];
 
     [DockerFact]
     public async Task The_tool_publishes_to_the_loopback_registry_and_inspects_what_it_built()
