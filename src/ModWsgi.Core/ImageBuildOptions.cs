@@ -73,10 +73,10 @@ public sealed record ImageBuildOptions
     public string? WsgiServer { get; init; }
 
     /// <summary>WsgiFrameworkDetection: guess the kind of app (Django, app.py, app.sh) from the folder.</summary>
-    public bool FrameworkDetection { get; init; } = true;
+    public bool FrameworkDetection { get; init; } = Settings.SettingsTable.WsgiFrameworkDetection.DefaultSwitch;
 
     /// <summary>WsgiDjangoCollectStatic: run `collectstatic --noinput` in the build of a Django project.</summary>
-    public bool DjangoCollectStatic { get; init; } = true;
+    public bool DjangoCollectStatic { get; init; } = Settings.SettingsTable.WsgiDjangoCollectStatic.DefaultSwitch;
 
     /// <summary>ContainerUser: the user the container runs as (e.g. 1001); null keeps the base image's (root,
     /// with Apache's children and the mod_wsgi daemons as www-data).</summary>
