@@ -70,7 +70,7 @@ public sealed record ImageBuildOptions
     public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
 
     /// <summary>WsgiServer: mod_wsgi (default), gunicorn, waitress, python-app (app.py) or shell-app (app.sh); null lets the folder decide.</summary>
-    public string? WsgiServer { get; init; }
+    public Project.ServerKind? WsgiServer { get; init; }
 
     /// <summary>WsgiFrameworkDetection: guess the kind of app (Django, app.py, app.sh) from the folder.</summary>
     public bool FrameworkDetection { get; init; } = Settings.SettingsTable.WsgiFrameworkDetection.DefaultSwitch;
@@ -93,9 +93,10 @@ public sealed record ImageBuildOptions
 /// <summary>The mod_wsgi-express-style server options baked into the image's Cmd.</summary>
 public sealed record WsgiServerOptions
 {
-    public static readonly IReadOnlyList<string> ApplicationTypes = ["script", "module", "paste", "static"];
+    /// <summary>The spellings WsgiApplicationType accepts (script, module, paste, static).</summary>
+    public static IReadOnlyList<string> ApplicationTypes => WsgiApplicationTypes.Names;
 
-    public string ApplicationType { get; init; } = "script";
+    public WsgiApplicationType ApplicationType { get; init; } = WsgiApplicationType.Script;
 
     /// <summary>Script path (relative to the app folder) or dotted module name; null means the launcher's default (wsgi.py).</summary>
     public string? EntryPoint { get; init; }
@@ -117,7 +118,7 @@ public sealed record WsgiServerOptions
     /// <summary>The image's Cmd: the launcher arguments after the start script's defaults.</summary>
     public IReadOnlyList<string> ToArguments()
     {
-        var args = new List<string> { "--application-type", ApplicationType };
+        var args = new List<string> { "--application-type", ApplicationType.Name() };
         if (EntryPoint is not null)
             args.AddRange(["--entry-point", EntryPoint]);
         if (CallableObject is not null)

@@ -1,6 +1,7 @@
 using ModWsgi.Core.Diagnostics;
 using ModWsgi.Core.Engine;
 using ModWsgi.Core.Settings;
+using ModWsgi.Core.Project;
 using ModWsgi.Core.Tags;
 
 namespace ModWsgi.Core;
@@ -104,12 +105,12 @@ public sealed record ProjectSettings
         Labels = LastWins(ContainerLabel),
         EnvironmentVariables = LastWins(ContainerEnvironmentVariable),
         User = Blank(ContainerUser),
-        WsgiServer = Blank(WsgiServer),
+        WsgiServer = ServerKinds.Parse(WsgiServer),
         FrameworkDetection = Switch(SettingsTable.WsgiFrameworkDetection, WsgiFrameworkDetection),
         DjangoCollectStatic = Switch(SettingsTable.WsgiDjangoCollectStatic, WsgiDjangoCollectStatic),
         Server = new WsgiServerOptions
         {
-            ApplicationType = Blank(WsgiApplicationType) ?? SettingsTable.WsgiApplicationType.Default!,
+            ApplicationType = WsgiApplicationTypes.Parse(Blank(WsgiApplicationType) ?? SettingsTable.WsgiApplicationType.Default),
             EntryPoint = Blank(WsgiEntryPoint),
             CallableObject = Blank(WsgiCallableObject),
             WorkingDirectory = Blank(WsgiWorkingDirectory),

@@ -1,4 +1,5 @@
 using ModWsgi.Core;
+using ModWsgi.Core.Project;
 
 namespace ModWsgi.Cli.Tests;
 
@@ -50,7 +51,7 @@ public sealed class OptionMappingTests : IDisposable
         Assert.Equal(["v1", "stable"], options.Tags); // --tag is ContainerImageTags: taken as given, not expanded
         Assert.Equal("1.2.3", options.Version);
         Assert.Equal("example/base:1", options.BaseImage);
-        Assert.Equal("module", options.Server.ApplicationType);
+        Assert.Equal(WsgiApplicationType.Module, options.Server.ApplicationType);
         Assert.Equal("site.wsgi", options.Server.EntryPoint);
         Assert.Equal("app", options.Server.CallableObject);
         Assert.Equal("site", options.Server.WorkingDirectory);
@@ -70,7 +71,7 @@ public sealed class OptionMappingTests : IDisposable
         Assert.Equal("Podman", options.LocalRegistry);
         Assert.Equal("1001", options.User);
         Assert.Equal(8080, options.Server.Port);
-        Assert.Equal("gunicorn", options.WsgiServer);
+        Assert.Equal(ServerKind.Gunicorn, options.WsgiServer);
         Assert.False(options.FrameworkDetection);
         Assert.False(options.DjangoCollectStatic);
     }
@@ -173,7 +174,7 @@ public sealed class OptionMappingTests : IDisposable
         var options = fromProject.Options;
         Assert.Equal("from-proj", options.Repository);
         Assert.Equal(["3.0.0", "3.0", "3"], options.Tags);
-        Assert.Equal("module", options.Server.ApplicationType);
+        Assert.Equal(WsgiApplicationType.Module, options.Server.ApplicationType);
         Assert.Equal("example.wsgi", options.Server.EntryPoint);
         Assert.Equal("example", options.Server.WorkingDirectory);
         Assert.Equal([new UrlAlias("/static", "example/htdocs")], options.Server.UrlAliases);
@@ -186,7 +187,7 @@ public sealed class OptionMappingTests : IDisposable
         options = overridden.Options;
         Assert.Equal("from-cli", options.Repository);
         Assert.Equal(["dev"], options.Tags);
-        Assert.Equal("script", options.Server.ApplicationType);
+        Assert.Equal(WsgiApplicationType.Script, options.Server.ApplicationType);
         Assert.Equal("wsgi.py", options.Server.EntryPoint);
         Assert.Equal("example", options.Server.WorkingDirectory); // not given: still the project's
         Assert.Equal([new UrlAlias("/media", "media")], options.Server.UrlAliases); // a repeatable option replaces the list
@@ -221,7 +222,7 @@ public sealed class OptionMappingTests : IDisposable
         Assert.Equal("site-ci", options.Repository);                 // a condition on a global property
         Assert.Equal(["2.1.0", "2.1", "2"], options.Tags);            // a global property wins over the project's
         Assert.Equal("127.0.0.1:5000", options.Registry);
-        Assert.Equal("gunicorn", options.WsgiServer);
+        Assert.Equal(ServerKind.Gunicorn, options.WsgiServer);
 
         var optionWins = new FakeCli();
         Assert.Equal(0, optionWins.Invoke("build", _project.Path, "-p:Version=2.1.0", "--version", "3.0.0"));

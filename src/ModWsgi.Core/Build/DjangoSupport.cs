@@ -52,11 +52,11 @@ public static class DjangoSupport
     public static WsgiServerOptions Apply(WsgiServerOptions server, DjangoProject django, DjangoSettings settings)
     {
         var result = server;
-        if (server.EntryPoint is null && server.ApplicationType == "script" && settings.WsgiApplication is { } wsgi && wsgi.LastIndexOf('.') is var dot and > 0)
+        if (server.EntryPoint is null && server.ApplicationType == WsgiApplicationType.Script && settings.WsgiApplication is { } wsgi && wsgi.LastIndexOf('.') is var dot and > 0)
         {
             result = result with
             {
-                ApplicationType = "module",
+                ApplicationType = WsgiApplicationType.Module,
                 EntryPoint = wsgi[..dot],
                 CallableObject = server.CallableObject ?? wsgi[(dot + 1)..],
                 WorkingDirectory = server.WorkingDirectory ?? (django.ManageDirectory.Length == 0 ? null : django.ManageDirectory),

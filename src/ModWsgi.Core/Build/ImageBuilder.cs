@@ -42,14 +42,14 @@ public sealed class ImageBuilder(IContainerEngine engine, ILogger logger, PhaseT
         var runtimeFiles = RuntimeScriptPaths(options);
         var plan = BuildPlan.Create(options.ProjectDirectory);
         var detected = FrameworkDetection.Detect(options.ProjectDirectory, options.WsgiServer,
-            entryPointGiven: options.Server.EntryPoint is not null || options.Server.ApplicationType != "script",
+            entryPointGiven: options.Server.EntryPoint is not null || options.Server.ApplicationType != WsgiApplicationType.Script,
             options.FrameworkDetection, plan.Requirements);
         if (detected.Django is null && detected.Server is not (ServerKind.PythonApp or ServerKind.ShellApp))
             ServerOptionsValidator.Validate(options.ProjectDirectory, options.Server);
         foreach (var warning in plan.Warnings)
             logger.LogWarning(new EventId(warning.Code.Number, warning.Code.Id), "{Message}", warning.Message);
         if (detected.Server != ServerKind.ModWsgi || detected.Django is not null)
-            logger.LogInformation(" -----> Detected: server {Server}{Django}", FrameworkDetection.Name(detected.Server),
+            logger.LogInformation(" -----> Detected: server {Server}{Django}", detected.Server.Name(),
                 detected.Django is { } d ? $", Django project (settings {d.SettingsModule})" : "");
 
         var project = ProjectFiles.For(options);
@@ -261,7 +261,7 @@ public sealed class ImageBuilder(IContainerEngine engine, ILogger logger, PhaseT
         var cmd = options.Server.ToArguments();
         var env = baseImage.Env.Append(ImageArgsVariable + "=" + string.Join('\n', cmd)).ToList();
         if (server != ServerKind.ModWsgi)
-            env.Add(ServerVariable + "=" + FrameworkDetection.Name(server));
+            env.Add(ServerVariable + "=" + server.Name());
         foreach (var (name, value) in options.EnvironmentVariables)
         {
             env.RemoveAll(e => e.StartsWith(name + "=", StringComparison.Ordinal));

@@ -7,11 +7,7 @@ public static class ServerOptionsValidator
 {
     public static void Validate(string projectDirectory, WsgiServerOptions server)
     {
-        if (!WsgiServerOptions.ApplicationTypes.Contains(server.ApplicationType))
-            throw new ModWsgiException(DiagnosticCodes.InvalidApplicationType,
-                $"WsgiApplicationType '{server.ApplicationType}' is not one of {string.Join(", ", WsgiServerOptions.ApplicationTypes)}.");
-
-        if (server.ApplicationType == "script")
+        if (server.ApplicationType == WsgiApplicationType.Script)
         {
             var script = server.EntryPoint ?? "wsgi.py";
             if (!File.Exists(Path.Combine(projectDirectory, script)))

@@ -4,9 +4,6 @@ using ModWsgi.Core.Python;
 
 namespace ModWsgi.Core.Project;
 
-/// <summary>The server the image starts (MODWSGI_SERVER in the image).</summary>
-public enum ServerKind { ModWsgi, Gunicorn, Waitress, PythonApp, ShellApp }
-
 /// <summary>A Django project: where manage.py is (project-relative, "" for the root) and the settings module it names.</summary>
 public sealed record DjangoProject(string ManageDirectory, string SettingsModule);
 
@@ -20,36 +17,22 @@ public sealed record DetectedProject(ServerKind Server, DjangoProject? Django);
 /// </summary>
 public static partial class FrameworkDetection
 {
-    public static readonly IReadOnlyDictionary<string, ServerKind> ServerNames = new Dictionary<string, ServerKind>(StringComparer.OrdinalIgnoreCase)
-    {
-        ["mod_wsgi"] = ServerKind.ModWsgi,
-        ["gunicorn"] = ServerKind.Gunicorn,
-        ["waitress"] = ServerKind.Waitress,
-        ["python-app"] = ServerKind.PythonApp,
-        ["shell-app"] = ServerKind.ShellApp,
-    };
-
     /// <param name="requestedServer">WsgiServer; null lets the folder decide.</param>
     /// <param name="entryPointGiven">The project names its WSGI entry point: no app.py/app.sh guessing then.</param>
-    public static DetectedProject Detect(string projectDirectory, string? requestedServer, bool entryPointGiven, bool enabled, RequirementsScan requirements)
+    public static DetectedProject Detect(string projectDirectory, ServerKind? requestedServer, bool entryPointGiven, bool enabled, RequirementsScan requirements)
     {
         var server = ChooseServer(projectDirectory, requestedServer, entryPointGiven, enabled, requirements);
         var django = enabled && server is ServerKind.ModWsgi or ServerKind.Gunicorn or ServerKind.Waitress ? FindDjango(projectDirectory) : null;
         return new DetectedProject(server, django);
     }
 
-    public static string Name(ServerKind kind) => ServerNames.First(n => n.Value == kind).Key;
-
-    private static ServerKind ChooseServer(string projectDirectory, string? requested, bool entryPointGiven, bool enabled, RequirementsScan requirements)
+    private static ServerKind ChooseServer(string projectDirectory, ServerKind? requested, bool entryPointGiven, bool enabled, RequirementsScan requirements)
     {
-        if (!string.IsNullOrWhiteSpace(requested))
+        if (requested is { } kind)
         {
-            if (!ServerNames.TryGetValue(requested, out var kind))
-                throw new ModWsgiException(DiagnosticCodes.InvalidServerOption,
-                    $"WsgiServer '{requested}' is not one of {string.Join(", ", ServerNames.Keys)}.");
-            if (kind is ServerKind.Gunicorn or ServerKind.Waitress && !Lists(projectDirectory, requirements, requested.ToLowerInvariant()))
+            if (kind is ServerKind.Gunicorn or ServerKind.Waitress && !Lists(projectDirectory, requirements, kind.Name()))
                 throw new ModWsgiException(DiagnosticCodes.ServerNotInRequirements,
-                    $"WsgiServer is '{requested}' but requirements.txt does not list it: add a line '{requested.ToLowerInvariant()}' to requirements.txt, or remove WsgiServer to use mod_wsgi.");
+                    $"WsgiServer is '{kind.Name()}' but requirements.txt does not list it: add a line '{kind.Name()}' to requirements.txt, or remove WsgiServer to use mod_wsgi.");
             return kind;
         }
         if (!enabled || entryPointGiven)
