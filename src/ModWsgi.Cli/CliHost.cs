@@ -15,17 +15,23 @@ internal sealed class CliHost
 
     public TextWriter Error { get; init; } = Console.Error;
 
+    /// <summary>The command's environment variables: this process's, or (in the build server) the client's.</summary>
+    public Func<string, string?> Variable { get; init; } = Environment.GetEnvironmentVariable;
+
+    /// <summary>The build environment Core gets, resolved from <see cref="Variable"/>.</summary>
+    public BuildEnvironment BuildEnvironment => BuildEnvironment.From(Variable);
+
     /// <summary>Builds and publishes: Core's <see cref="ImagePipeline"/> on the engine the options name.</summary>
-    public Func<ImageBuildOptions, ILogger, CancellationToken, Task<PublishResult>> Publish { get; init; } = PublishWithEngineAsync;
+    public Func<ImageBuildOptions, BuildEnvironment, ILogger, CancellationToken, Task<PublishResult>> Publish { get; init; } = PublishWithEngineAsync;
 
     /// <summary>Runs the docker CLI with the console attached; returns its exit code.</summary>
     public Func<DockerInvocation, CancellationToken, Task<int>> Docker { get; init; } = DockerCli.RunAsync;
 
     public bool StdinIsTerminal { get; init; } = !Console.IsInputRedirected;
 
-    private static async Task<PublishResult> PublishWithEngineAsync(ImageBuildOptions options, ILogger logger, CancellationToken cancellationToken)
+    private static async Task<PublishResult> PublishWithEngineAsync(ImageBuildOptions options, BuildEnvironment environment, ILogger logger, CancellationToken cancellationToken)
     {
-        using var engine = new DockerEngineClient(EngineEndpoint.ForLocalRegistry(options.LocalRegistry, options.DockerHost));
-        return await new ImagePipeline(engine, logger).PublishAsync(options, cancellationToken).ConfigureAwait(false);
+        using var engine = new DockerEngineClient(EngineEndpoint.ForLocalRegistry(options.LocalRegistry, options.DockerHost, environment));
+        return await new ImagePipeline(engine, logger).PublishAsync(options, environment, cancellationToken).ConfigureAwait(false);
     }
 }

@@ -149,7 +149,8 @@ internal sealed class ModWsgiCli
         SetAction(command, async (parsed, logger, token) =>
         {
             var name = parsed.GetValue(image)!;
-            var endpoint = EngineEndpoint.ForLocalRegistry(null, parsed.GetValue(dockerHost));
+            var environment = _host.BuildEnvironment;
+            var endpoint = EngineEndpoint.ForLocalRegistry(null, parsed.GetValue(dockerHost), environment);
             using var engine = new DockerEngineClient(endpoint);
             var inspect = await engine.InspectImageAsync(name, token).ConfigureAwait(false)
                 ?? throw new ModWsgiException(DiagnosticCodes.ImageNotFound,
@@ -158,7 +159,7 @@ internal sealed class ModWsgiCli
             BuildNotes? notes = null;
             if (parsed.GetValue(project) is { Length: > 0 } projectDir)
             {
-                var cache = new BuildCache(parsed.GetValue(cacheDir) is { Length: > 0 } dir ? dir : BuildCache.DefaultRoot());
+                var cache = new BuildCache(parsed.GetValue(cacheDir) is { Length: > 0 } dir ? dir : environment.CacheDirectory);
                 var full = Path.GetFullPath(projectDir);
                 notes = BuildNotes.From(full, cache.Root, cache.ReadProjectNotes(full));
             }
@@ -174,7 +175,7 @@ internal sealed class ModWsgiCli
         var shutdown = new Command("shutdown", "Stop this tool's build server (it also stops by itself after 10 idle minutes).");
         shutdown.SetAction(async (_, _) =>
         {
-            var stopped = await BuildServer.BuildServerClient.ShutdownAsync(BuildServer.BuildServerEndpoint.ForThisTool(Environment.GetEnvironmentVariable), _host.Error).ConfigureAwait(false);
+            var stopped = await BuildServer.BuildServerClient.ShutdownAsync(BuildServer.BuildServerEndpoint.ForThisTool(_host.Variable), _host.Error).ConfigureAwait(false);
             _host.Out.WriteLine(stopped ? "Build server stopped." : "No build server was running.");
             return ExitCodes.Ok;
         });
@@ -207,7 +208,7 @@ internal sealed class ModWsgiCli
             logger.LogDebug("timings: project evaluation {Milliseconds} ms ({How})", resolving.ElapsedMilliseconds,
                 project.Reused ? "reused: nothing it read changed" : "evaluated by MSBuild");
         }
-        var result = await _host.Publish(build.Options, logger, token).ConfigureAwait(false);
+        var result = await _host.Publish(build.Options, _host.BuildEnvironment, logger, token).ConfigureAwait(false);
         _host.Out.WriteLine($"{build.Options.Repository} -> {string.Join(", ", result.Images)}");
         _host.Out.WriteLine($"  image id: {result.ImageId}");
         if (result.ManifestDigest is not null)

@@ -31,7 +31,7 @@ public sealed record ImageBuildOptions
     /// <summary>LocalRegistry: the local engine, Docker or Podman (whose socket is used when DockerHost is unset).</summary>
     public string? LocalRegistry { get; init; }
 
-    /// <summary>DOCKER_HOST syntax; null uses the environment's DOCKER_HOST or the default socket.</summary>
+    /// <summary>DOCKER_HOST syntax; null uses the build environment's DOCKER_HOST or the default socket.</summary>
     public string? DockerHost { get; init; }
 
     /// <summary>Registry host[:port] to push to (ContainerRegistry); null keeps the image local.</summary>
@@ -57,11 +57,8 @@ public sealed record ImageBuildOptions
     /// <summary>Registries reached over plain HTTP besides loopback ones (ContainerInsecureRegistries).</summary>
     public IReadOnlyList<string> InsecureRegistries { get; init; } = [];
 
-    /// <summary>The build cache (layers, dependency keys); null uses <see cref="Build.BuildCache.DefaultRoot"/>.</summary>
+    /// <summary>The build cache (layers, dependency keys); null uses the build environment's (<see cref="BuildEnvironment.CacheDirectory"/>).</summary>
     public string? CacheDirectory { get; init; }
-
-    /// <summary>SOURCE_DATE_EPOCH (seconds); null uses the environment's, then the git commit time, then a fixed epoch.</summary>
-    public string? SourceDateEpoch { get; init; }
 
     /// <summary>The project's version, for the org.opencontainers.image.version label.</summary>
     public string? Version { get; init; }

@@ -66,8 +66,9 @@ public sealed class PublishImage : Microsoft.Build.Utilities.Task, ICancelableTa
         try
         {
             var options = CreateOptions();
-            using var engine = new DockerEngineClient(EngineEndpoint.ForLocalRegistry(options.LocalRegistry, options.DockerHost));
-            var result = new ImagePipeline(engine, new MSBuildLogger(Log)).PublishAsync(options, _cancellation.Token).GetAwaiter().GetResult();
+            var environment = BuildEnvironment.From(Environment.GetEnvironmentVariable);
+            using var engine = new DockerEngineClient(EngineEndpoint.ForLocalRegistry(options.LocalRegistry, options.DockerHost, environment));
+            var result = new ImagePipeline(engine, new MSBuildLogger(Log)).PublishAsync(options, environment, _cancellation.Token).GetAwaiter().GetResult();
             GeneratedImageId = result.ImageId;
             GeneratedManifestDigest = result.ManifestDigest;
             GeneratedImageNames = result.Images.ToArray();

@@ -44,7 +44,7 @@ internal sealed class FakeCli
             Out = _out,
             Error = _err,
             StdinIsTerminal = StdinIsTerminal,
-            Publish = (options, _, _) =>
+            Publish = (options, _, _, _) =>
             {
                 Builds.Add(options);
                 return OnPublish?.Invoke(options) ?? Task.FromResult(new PublishResult("sha256:" + new string('a', 64), null, options.ImageNames(), null));

@@ -191,8 +191,8 @@ public sealed class CredentialsTests : IDisposable
     [Fact]
     public void DefaultConfigPath_FollowsDockerConfigThenHome()
     {
-        Assert.Equal("/cfg/config.json", DockerConfigCredentialStore.DefaultConfigPath(n => n == "DOCKER_CONFIG" ? "/cfg" : "/home/u"));
-        Assert.Equal("/home/u/.docker/config.json", DockerConfigCredentialStore.DefaultConfigPath(n => n == "HOME" ? "/home/u" : null));
+        Assert.Equal("/cfg/config.json", RegistryCredentialSources.From(n => n == "DOCKER_CONFIG" ? "/cfg" : "/home/u").DockerConfigPath);
+        Assert.Equal("/home/u/.docker/config.json", RegistryCredentialSources.From(n => n == "HOME" ? "/home/u" : null).DockerConfigPath);
     }
 
     [Fact]

@@ -12,6 +12,8 @@ public sealed class PublishFingerprintTests : IDisposable
 
     public void Dispose() => Directory.Delete(_root, recursive: true);
 
+    private static readonly BuildEnvironment Environment = BuildEnvironment.From(name => name == "HOME" ? "/home/u" : null);
+
     [Fact]
     public void TheSameScriptsInAnotherFolderGiveTheSameFingerprint()
     {
@@ -21,10 +23,10 @@ public sealed class PublishFingerprintTests : IDisposable
         var changed = RuntimeFolder("changed/runtime", "echo started");
         var git = new GitCheckout(null, null, null);
 
-        var fromPackage = ImagePipeline.LocalFingerprint(Options(project, package, "/pkg/baseimage/build-base-image.sh"), git);
-        var fromTool = ImagePipeline.LocalFingerprint(Options(project, tool, "/tool/baseimage/build-base-image.sh"), git);
-        var withChangedScript = ImagePipeline.LocalFingerprint(Options(project, changed, null), git);
-        var withOtherTag = ImagePipeline.LocalFingerprint(Options(project, tool, null) with { Tags = ["v2"] }, git);
+        var fromPackage = ImagePipeline.LocalFingerprint(Options(project, package, "/pkg/baseimage/build-base-image.sh"), Environment, git);
+        var fromTool = ImagePipeline.LocalFingerprint(Options(project, tool, "/tool/baseimage/build-base-image.sh"), Environment, git);
+        var withChangedScript = ImagePipeline.LocalFingerprint(Options(project, changed, null), Environment, git);
+        var withOtherTag = ImagePipeline.LocalFingerprint(Options(project, tool, null) with { Tags = ["v2"] }, Environment, git);
 
         Assert.Equal(fromPackage, fromTool);
         Assert.NotEqual(fromTool, withChangedScript);

@@ -6,7 +6,7 @@ namespace ModWsgi.Cli.BuildServer;
 
 /// <summary>
 /// The server side: listens on the endpoint's socket and runs one command at a time, each with the
-/// client's arguments, working directory and environment, its output sent back as it is written.
+/// client's arguments, working directory and environment (passed to the build, never set on this process), its output sent back as it is written.
 /// Exits after <paramref name="idleTimeout"/> without a request, on shutdown, or on SIGTERM. It only listens in a
 /// folder that is this user's alone and only serves clients of this user (<see cref="BuildServerEndpoint.CheckFolder"/>,
 /// <see cref="BuildServerEndpoint.CheckPeer"/>); <paramref name="error"/> says why when it will not listen.
@@ -127,13 +127,9 @@ internal sealed class BuildServerHost(BuildServerEndpoint endpoint, TimeSpan idl
     private async Task<int> RunCommandAsync(BuildServerConnection connection, JsonObject request)
     {
         var args = request["args"]?.AsArray().Select(a => a?.GetValue<string>() ?? "").ToArray() ?? [];
-        // Core reads DOCKER_HOST, SOURCE_DATE_EPOCH, credentials and cache locations from the environment:
-        // the client's, not the one this server started with. One command at a time makes that safe.
-        var environment = request["env"]?.AsObject().ToDictionary(p => p.Key, p => p.Value?.GetValue<string>()) ?? [];
-        foreach (var name in Environment.GetEnvironmentVariables().Keys.Cast<string>().Where(n => !environment.ContainsKey(n)).ToArray())
-            Environment.SetEnvironmentVariable(name, null);
-        foreach (var (name, value) in environment)
-            Environment.SetEnvironmentVariable(name, value);
+        // The build runs with the client's environment (DOCKER_HOST, SOURCE_DATE_EPOCH, credentials, cache
+        // location), handed to Core as its build environment; this process's own variables stay as they are.
+        var environment = request["env"]?.AsObject().ToDictionary(p => p.Key, p => p.Value?.GetValue<string>(), StringComparer.Ordinal) ?? [];
         if (request["cwd"]?.GetValue<string>() is { } cwd && Directory.Exists(cwd))
             Environment.CurrentDirectory = cwd;
 
@@ -157,7 +153,7 @@ internal sealed class BuildServerHost(BuildServerEndpoint endpoint, TimeSpan idl
         using var error = new ForwardingWriter(connection, "err");
         try
         {
-            return await createCli(new CliHost { Out = output, Error = error, StdinIsTerminal = false })
+            return await createCli(new CliHost { Out = output, Error = error, StdinIsTerminal = false, Variable = environment.GetValueOrDefault })
                 .InvokeAsync(args, cancel.Token).ConfigureAwait(false);
         }
         finally

@@ -9,7 +9,7 @@ namespace ModWsgi.Core.Build;
 /// The on-disk cache that survives across builds: a content-addressed blob store (layers), dependency
 /// layers indexed by their cache key, and per-project notes (the last key's components, to say on a miss
 /// which input changed; the last publish, for incrementality). Location: WsgiCacheDirectory,
-/// $MODWSGI_CACHE_DIR, $XDG_CACHE_HOME/modwsgi or ~/.cache/modwsgi.
+/// else the build environment's (<see cref="BuildEnvironment.CacheDirectory"/>).
 /// </summary>
 public sealed class BuildCache
 {
@@ -22,16 +22,6 @@ public sealed class BuildCache
     public string Root { get; }
 
     public FileBlobStore Blobs { get; }
-
-    public static string DefaultRoot()
-    {
-        if (Environment.GetEnvironmentVariable("MODWSGI_CACHE_DIR") is { Length: > 0 } explicitRoot)
-            return explicitRoot;
-        var cacheHome = Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } xdg
-            ? xdg
-            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
-        return Path.Combine(cacheHome, "modwsgi");
-    }
 
     /// <summary>The cached dependency layer for <paramref name="key"/>, when its entry and blob are both present.</summary>
     public Layer? FindDependencies(string key) =>

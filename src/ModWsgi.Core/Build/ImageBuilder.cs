@@ -37,7 +37,7 @@ public sealed class ImageBuilder(IContainerEngine engine, ILogger logger, PhaseT
     /// <summary>Which server mod_wsgi-docker-start runs: mod_wsgi (when absent), gunicorn, waitress, python-app, shell-app.</summary>
     public const string ServerVariable = "MODWSGI_SERVER";
 
-    public async Task<BuiltImage> BuildAsync(ImageBuildOptions options, BaseImage baseImage, GitCheckout git, BuildCache cache, CancellationToken cancellationToken)
+    public async Task<BuiltImage> BuildAsync(ImageBuildOptions options, BuildEnvironment environment, BaseImage baseImage, GitCheckout git, BuildCache cache, CancellationToken cancellationToken)
     {
         var runtimeFiles = RuntimeScriptPaths(options);
         var plan = BuildPlan.Create(options.ProjectDirectory);
@@ -53,7 +53,7 @@ public sealed class ImageBuilder(IContainerEngine engine, ILogger logger, PhaseT
                 detected.Django is { } d ? $", Django project (settings {d.SettingsModule})" : "");
 
         var project = ProjectFiles.For(options);
-        var epoch = SourceDateEpoch.Resolve(git, options.SourceDateEpoch ?? Environment.GetEnvironmentVariable("SOURCE_DATE_EPOCH"));
+        var epoch = SourceDateEpoch.Resolve(git, environment.SourceDateEpoch);
 
         timings?.Lap("plan");
         var runtime = await WriteLayerAsync(cache, SourceDateEpoch.Fixed, w => LayerSources.WriteRuntimeAsync(w, runtimeFiles, cancellationToken)).ConfigureAwait(false);

@@ -18,20 +18,20 @@ namespace ModWsgi.Core.Build;
 /// </summary>
 public sealed class ImagePipeline(IContainerEngine engine, ILogger logger)
 {
-    public async Task<PublishResult> PublishAsync(ImageBuildOptions options, CancellationToken cancellationToken)
+    public async Task<PublishResult> PublishAsync(ImageBuildOptions options, BuildEnvironment environment, CancellationToken cancellationToken)
     {
         foreach (var tag in options.Tags)
             ImageReference.Create(options.Repository, tag);
         var timings = new PhaseTimings(logger);
         var builder = new ImageBuilder(engine, logger, timings);
-        var cache = new BuildCache(options.CacheDirectory ?? BuildCache.DefaultRoot());
+        var cache = new BuildCache(options.CacheDirectory ?? environment.CacheDirectory);
 
         // The first engine round trip (connection set-up included) and the local reads overlap: git runs a
         // process and the fingerprint reads every project file's metadata.
         var local = Task.Run(() =>
         {
             var checkout = GitCheckout.Read(options.ProjectDirectory);
-            return (Git: checkout, Fingerprint: LocalFingerprint(options, checkout));
+            return (Git: checkout, Fingerprint: LocalFingerprint(options, environment, checkout));
         }, cancellationToken);
         BaseImage baseImage;
         try
@@ -60,8 +60,8 @@ public sealed class ImagePipeline(IContainerEngine engine, ILogger logger)
             return previous;
         }
 
-        var built = await builder.BuildAsync(options, baseImage, git, cache, cancellationToken).ConfigureAwait(false);
-        var result = await new ImagePublisher(engine, builder, logger).PublishAsync(built, options, cache, cancellationToken).ConfigureAwait(false);
+        var built = await builder.BuildAsync(options, environment, baseImage, git, cache, cancellationToken).ConfigureAwait(false);
+        var result = await new ImagePublisher(engine, builder, logger).PublishAsync(built, options, environment, cache, cancellationToken).ConfigureAwait(false);
         timings.Lap("publish");
 
         notes = cache.ReadProjectNotes(options.ProjectDirectory);
@@ -83,7 +83,7 @@ public sealed class ImagePipeline(IContainerEngine engine, ILogger logger)
     /// scripts' contents and its version), SOURCE_DATE_EPOCH, the checkout, and each project file's path, size, mode
     /// and mtime.
     /// </summary>
-    internal static string LocalFingerprint(ImageBuildOptions options, GitCheckout git)
+    internal static string LocalFingerprint(ImageBuildOptions options, BuildEnvironment environment, GitCheckout git)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         void Add(string text) => hash.AppendData(Encoding.UTF8.GetBytes(text + "\n"));
@@ -92,7 +92,7 @@ public sealed class ImagePipeline(IContainerEngine engine, ILogger logger)
         Add(JsonSerializer.Serialize(options with { RuntimeDirectory = "", BaseImageRecipe = null }, FingerprintJson.Default.ImageBuildOptions));
         // The SDK's version (with its source revision), the same in the task and the tool built from one commit.
         Add(typeof(ImagePipeline).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "");
-        Add(Environment.GetEnvironmentVariable("SOURCE_DATE_EPOCH") ?? "");
+        Add(environment.SourceDateEpoch ?? "");
         foreach (var script in ImageBuilder.RuntimeScriptPaths(options))
             Add(Digests.Sha256(File.ReadAllBytes(script)));
         foreach (var file in ProjectFiles.For(options).Enumerate())

@@ -15,7 +15,7 @@ public sealed record PublishResult(string ImageId, string? ManifestDigest, IRead
 /// </summary>
 public sealed class ImagePublisher(IContainerEngine engine, ImageBuilder builder, ILogger logger)
 {
-    public async Task<PublishResult> PublishAsync(BuiltImage image, ImageBuildOptions options, BuildCache cache, CancellationToken cancellationToken)
+    public async Task<PublishResult> PublishAsync(BuiltImage image, ImageBuildOptions options, BuildEnvironment environment, BuildCache cache, CancellationToken cancellationToken)
     {
         var names = options.ImageNames();
         string? manifestDigest = null;
@@ -30,8 +30,8 @@ public sealed class ImagePublisher(IContainerEngine engine, ImageBuilder builder
             if (toRegistry)
             {
                 var client = new RegistryClient(
-                    RegistryClientOptions.FromEnvironment(string.Join(';', options.InsecureRegistries)),
-                    DockerConfigCredentialStore.FromEnvironment(), logger);
+                    RegistryClientOptions.For(options.InsecureRegistries, environment),
+                    new DockerConfigCredentialStore(environment.Credentials), logger);
                 logger.LogInformation(" -----> Pushing to {Registry}/{Repository}", options.Registry, options.Repository);
                 var pushed = await client.PushAsync(oci, cache.Blobs, options.Registry!, options.Repository, options.Tags, cancellationToken).ConfigureAwait(false);
                 logger.LogInformation("Pushed {Images} ({Uploaded} blobs uploaded, {Skipped} already there)",

@@ -24,24 +24,19 @@ public sealed record EngineEndpoint(string Display, string? SocketPath, Uri? Tcp
             $"DOCKER_HOST '{dockerHost}' is not supported: use unix:///path/to/docker.sock or tcp://host:port (TLS is not supported yet).");
     }
 
-    /// <summary>The endpoint named by the environment (DOCKER_HOST), as the docker CLI picks it.</summary>
-    public static EngineEndpoint FromEnvironment() => Parse(Environment.GetEnvironmentVariable("DOCKER_HOST"));
-
     /// <summary>
     /// The engine for LocalRegistry (Docker or Podman, both speak the Engine API): an explicit host wins,
-    /// then DOCKER_HOST; Podman's default is its rootless socket, then the system one.
+    /// then the environment's DOCKER_HOST; Podman's default is its rootless socket, then the system one.
     /// </summary>
-    public static EngineEndpoint ForLocalRegistry(string? localRegistry, string? dockerHost)
+    public static EngineEndpoint ForLocalRegistry(string? localRegistry, string? dockerHost, BuildEnvironment environment)
     {
         if (!string.IsNullOrWhiteSpace(dockerHost))
             return Parse(dockerHost);
-        if (string.Equals(localRegistry, "Podman", StringComparison.OrdinalIgnoreCase)
-            && Environment.GetEnvironmentVariable("DOCKER_HOST") is null or "")
+        if (string.Equals(localRegistry, "Podman", StringComparison.OrdinalIgnoreCase) && environment.DockerHost is null)
         {
-            var runtimeDir = Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR");
-            var rootless = runtimeDir is { Length: > 0 } ? Path.Combine(runtimeDir, "podman", "podman.sock") : null;
+            var rootless = environment.RuntimeDirectory is { } runtimeDir ? Path.Combine(runtimeDir, "podman", "podman.sock") : null;
             return Parse("unix://" + (rootless is not null && File.Exists(rootless) ? rootless : "/run/podman/podman.sock"));
         }
-        return FromEnvironment();
+        return Parse(environment.DockerHost);
     }
 }

@@ -38,51 +38,31 @@ public sealed class DockerConfigCredentialStore : ICredentialStore
     private const string DockerHubServer = "https://index.docker.io/v1/";
     private static readonly TimeSpan HelperTimeout = TimeSpan.FromSeconds(60);
 
-    private static readonly (string User, string Password)[] VariablePairs =
-    [
-        ("DOTNET_CONTAINER_REGISTRY_UNAME", "DOTNET_CONTAINER_REGISTRY_PWORD"),
-        ("SDK_CONTAINER_REGISTRY_UNAME", "SDK_CONTAINER_REGISTRY_PWORD"),
-    ];
-
-    private readonly Func<string, string?> _getEnv;
+    private readonly RegistryCredentialSources _sources;
     private readonly Func<string, string, (int Exit, string Stdout, string Stderr)> _runHelper;
 
-    /// <param name="getEnv">Reads an environment variable.</param>
+    /// <param name="sources">The build environment's credential inputs.</param>
+    /// <param name="runHelper">Runs <c>helperExe get</c> with the given stdin; null runs the real process, found on the sources' PATH.</param>
+    public DockerConfigCredentialStore(RegistryCredentialSources sources, Func<string, string, (int Exit, string Stdout, string Stderr)>? runHelper = null)
+    {
+        _sources = sources;
+        _runHelper = runHelper ?? ((executable, stdin) => RunHelperProcess(executable, stdin, sources.SearchPath));
+    }
+
+    /// <param name="getEnv">Reads a variable of the build's environment.</param>
     /// <param name="configPath">docker's config.json; null means <c>$DOCKER_CONFIG/config.json</c> or <c>~/.docker/config.json</c>.</param>
     /// <param name="runHelper">Runs <c>helperExe get</c> with the given stdin; null runs the real process.</param>
     public DockerConfigCredentialStore(Func<string, string?> getEnv, string? configPath = null,
         Func<string, string, (int Exit, string Stdout, string Stderr)>? runHelper = null)
+        : this(RegistryCredentialSources.From(getEnv) is var sources && configPath is not null ? sources with { DockerConfigPath = configPath } : sources, runHelper)
     {
-        _getEnv = getEnv;
-        ConfigPath = configPath ?? DefaultConfigPath(getEnv);
-        _runHelper = runHelper ?? RunHelperProcess;
     }
 
-    public string ConfigPath { get; }
-
-    public static DockerConfigCredentialStore FromEnvironment() => new(Environment.GetEnvironmentVariable);
-
-    public static string DefaultConfigPath(Func<string, string?> getEnv)
-    {
-        var directory = getEnv("DOCKER_CONFIG") is { Length: > 0 } dockerConfig
-            ? dockerConfig
-            : Path.Combine(getEnv("HOME") is { Length: > 0 } home ? home : Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".docker");
-        return Path.Combine(directory, "config.json");
-    }
+    public string ConfigPath => _sources.DockerConfigPath;
 
     // A credential helper may block on a keychain: keep it off the caller's thread.
     public Task<RegistryCredential?> GetAsync(string registry, CancellationToken ct) =>
-        Task.Run(() => FromVariables() ?? FromConfigFile(registry), ct);
-
-    private RegistryCredential? FromVariables()
-    {
-        foreach (var (user, password) in VariablePairs)
-        {
-            if (_getEnv(user) is { Length: > 0 } name && _getEnv(password) is { Length: > 0 } secret)
-                return new RegistryCredential(name, secret);
-        }
-        return null;
-    }
+        Task.Run(() => _sources.FromVariables ?? FromConfigFile(registry), ct);
 
     private RegistryCredential? FromConfigFile(string registry)
     {
@@ -205,9 +185,12 @@ public sealed class DockerConfigCredentialStore : ICredentialStore
 
     private static string Shorten(string text) => text.Length <= 300 ? text : text[..300] + "...";
 
-    private static (int Exit, string Stdout, string Stderr) RunHelperProcess(string executable, string stdin)
+    private static (int Exit, string Stdout, string Stderr) RunHelperProcess(string executable, string stdin, string? searchPath)
     {
-        var info = new ProcessStartInfo(executable, ["get"])
+        // Found on the build's PATH (a build server's own PATH may differ from the client's).
+        if (FindOnPath(executable, searchPath) is not { } path)
+            return (127, "", $"{executable} was not found on PATH");
+        var info = new ProcessStartInfo(path, ["get"])
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
@@ -243,5 +226,19 @@ public sealed class DockerConfigCredentialStore : ICredentialStore
             }
             return (process.ExitCode, stdout.Result, stderr.Result);
         }
+    }
+
+    /// <summary>The first executable <paramref name="name"/> in <paramref name="searchPath"/>'s folders; a path given as such is used as is.</summary>
+    internal static string? FindOnPath(string name, string? searchPath)
+    {
+        if (name.Contains('/'))
+            return File.Exists(name) ? name : null;
+        foreach (var folder in (searchPath ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
+        {
+            var candidate = Path.Combine(folder, name);
+            if (File.Exists(candidate) && (OperatingSystem.IsWindows() || (File.GetUnixFileMode(candidate) & (UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute)) != 0))
+                return candidate;
+        }
+        return null;
     }
 }

@@ -27,12 +27,12 @@ public sealed class RegistryClientOptions
     public HttpMessageHandler? HttpHandler { get; init; }
 
     /// <summary>
-    /// Options with the insecure registries from <paramref name="insecureRegistries"/> (the ContainerInsecureRegistries
-    /// property) and from the DOTNET_CONTAINER_INSECURE_REGISTRIES variable, both comma or semicolon separated.
+    /// Options with the insecure registries the project lists (ContainerInsecureRegistries) and those of the
+    /// build environment (DOTNET_CONTAINER_INSECURE_REGISTRIES).
     /// </summary>
-    public static RegistryClientOptions FromEnvironment(string? insecureRegistries = null) => new()
+    public static RegistryClientOptions For(IEnumerable<string> projectInsecureRegistries, BuildEnvironment environment) => new()
     {
-        InsecureRegistries = [.. ParseList(insecureRegistries), .. ParseList(Environment.GetEnvironmentVariable(InsecureRegistriesVariable))],
+        InsecureRegistries = [.. projectInsecureRegistries, .. environment.InsecureRegistries],
     };
 
     public static IReadOnlyList<string> ParseList(string? value) =>

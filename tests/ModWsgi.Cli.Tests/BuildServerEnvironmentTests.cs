@@ -1,0 +1,90 @@
+using System.Collections;
+using System.Net.Sockets;
+using System.Text.Json.Nodes;
+using ModWsgi.Cli.BuildServer;
+using ModWsgi.Core;
+using ModWsgi.Core.Build;
+
+namespace ModWsgi.Cli.Tests;
+
+/// <summary>
+/// A server in this process, its build replaced by a recorder: a request's environment reaches the build as its
+/// <see cref="BuildEnvironment"/>, and the server's own process environment is left exactly as it was.
+/// </summary>
+public sealed class BuildServerEnvironmentTests : IDisposable
+{
+    private readonly TempDirectory _folder = new("modwsgi-server-env");
+
+    public void Dispose() => _folder.Dispose();
+
+    [Fact]
+    public async Task A_request_builds_with_the_clients_environment_and_the_servers_own_stays_unchanged()
+    {
+        _folder.Write("app/wsgi.py", "def application(e, s):\n    pass\n");
+        // A folder the server creates itself (0700): it listens only in a folder that is this user's alone.
+        var endpoint = new BuildServerEndpoint(Path.Combine(_folder.Path, "sockets", "server.sock"));
+        var before = ProcessEnvironment();
+        BuildEnvironment? seen = null;
+        var host = new BuildServerHost(endpoint, TimeSpan.FromMinutes(1), served => new ModWsgiCli(new CliHost
+        {
+            Out = served.Out,
+            Error = served.Error,
+            StdinIsTerminal = false,
+            Variable = served.Variable,
+            Publish = (options, environment, _, _) =>
+            {
+                seen = environment;
+                return Task.FromResult(new PublishResult("sha256:" + new string('b', 64), null, options.ImageNames(), null));
+            },
+        }), TextWriter.Null);
+        using var stop = new CancellationTokenSource();
+        var server = Task.Run(() => host.RunAsync(stop.Token));
+        try
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(20);
+            Socket? socket;
+            while ((socket = endpoint.TryConnect().Socket) is null && DateTime.UtcNow < deadline)
+                await Task.Delay(50);
+            Assert.NotNull(socket);
+            using var connection = new BuildServerConnection(socket);
+            Assert.True(connection.Send(new JsonObject
+            {
+                ["args"] = new JsonArray("build", Path.Combine(_folder.Path, "app"), "--repository", "served"),
+                ["env"] = new JsonObject
+                {
+                    ["DOCKER_HOST"] = "unix:///client/docker.sock",
+                    ["SOURCE_DATE_EPOCH"] = "1700000000",
+                    ["MODWSGI_CACHE_DIR"] = "/client/cache",
+                    ["DOTNET_CONTAINER_INSECURE_REGISTRIES"] = "registry.client:5000",
+                    ["HOME"] = "/home/client",
+                },
+            }));
+            int? exit = null;
+            var output = "";
+            while (exit is null && await connection.ReadAsync(CancellationToken.None) is { } message)
+            {
+                output += message["out"]?.GetValue<string>() + message["err"]?.GetValue<string>();
+                if (message["exit"] is JsonValue value)
+                    exit = value.GetValue<int>();
+            }
+            Assert.True(exit == 0, "the served build failed:\n" + output);
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await server;
+        }
+
+        Assert.NotNull(seen);
+        Assert.Equal("unix:///client/docker.sock", seen.DockerHost);
+        Assert.Equal("1700000000", seen.SourceDateEpoch);
+        Assert.Equal("/client/cache", seen.CacheDirectory);
+        Assert.Equal(["registry.client:5000"], seen.InsecureRegistries);
+        Assert.Equal("/home/client/.docker/config.json", seen.Credentials.DockerConfigPath);
+        Assert.Null(seen.Credentials.SearchPath); // the client sent no PATH: the server's is not used in its place
+        Assert.Equal(before, ProcessEnvironment());
+    }
+
+    private static SortedDictionary<string, string?> ProcessEnvironment() =>
+        new(Environment.GetEnvironmentVariables().Cast<DictionaryEntry>().ToDictionary(e => (string)e.Key, e => (string?)e.Value), StringComparer.Ordinal);
+}
