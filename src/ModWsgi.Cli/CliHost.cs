@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using ModWsgi.Core;
-using ModWsgi.Core.Build;
+using ModWsgi.Core.Destinations;
+using ModWsgi.Core.Pipeline;
 using ModWsgi.Core.Engine;
 
 namespace ModWsgi.Cli;

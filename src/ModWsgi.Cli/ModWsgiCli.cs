@@ -4,6 +4,7 @@ using System.CommandLine.Invocation;
 using Microsoft.Extensions.Logging;
 using ModWsgi.Core;
 using ModWsgi.Core.Build;
+using ModWsgi.Core.Destinations;
 using ModWsgi.Core.Diagnostics;
 using ModWsgi.Core.Engine;
 

@@ -1,7 +1,8 @@
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
 using ModWsgi.Core;
-using ModWsgi.Core.Build;
+using ModWsgi.Core.Destinations;
+using ModWsgi.Core.Pipeline;
 using ModWsgi.Core.Diagnostics;
 using ModWsgi.Core.Engine;
 using ModWsgi.Core.Settings;

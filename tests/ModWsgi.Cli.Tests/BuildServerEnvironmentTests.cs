@@ -3,7 +3,7 @@ using System.Net.Sockets;
 using System.Text.Json.Nodes;
 using ModWsgi.Cli.BuildServer;
 using ModWsgi.Core;
-using ModWsgi.Core.Build;
+using ModWsgi.Core.Destinations;
 
 namespace ModWsgi.Cli.Tests;
 

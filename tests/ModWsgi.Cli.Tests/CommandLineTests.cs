@@ -1,4 +1,4 @@
-using ModWsgi.Core.Build;
+using ModWsgi.Core.Destinations;
 using ModWsgi.Core.Diagnostics;
 
 namespace ModWsgi.Cli.Tests;

@@ -1,5 +1,5 @@
 using ModWsgi.Core;
-using ModWsgi.Core.Build;
+using ModWsgi.Core.Destinations;
 
 namespace ModWsgi.Cli.Tests;
 

@@ -1,4 +1,6 @@
 using ModWsgi.Core.Build;
+using ModWsgi.Core.Pipeline;
+using ModWsgi.Core.Steps;
 
 namespace ModWsgi.Core.Tests;
 
@@ -23,10 +25,10 @@ public sealed class PublishFingerprintTests : IDisposable
         var changed = RuntimeFolder("changed/runtime", "echo started");
         var git = new GitCheckout(null, null, null);
 
-        var fromPackage = ImagePipeline.LocalFingerprint(Options(project, package, "/pkg/baseimage/build-base-image.sh"), Environment, git);
-        var fromTool = ImagePipeline.LocalFingerprint(Options(project, tool, "/tool/baseimage/build-base-image.sh"), Environment, git);
-        var withChangedScript = ImagePipeline.LocalFingerprint(Options(project, changed, null), Environment, git);
-        var withOtherTag = ImagePipeline.LocalFingerprint(Options(project, tool, null) with { Tags = ["v2"] }, Environment, git);
+        var fromPackage = BuildFingerprint.Local(Options(project, package, "/pkg/baseimage/build-base-image.sh"), Environment, git);
+        var fromTool = BuildFingerprint.Local(Options(project, tool, "/tool/baseimage/build-base-image.sh"), Environment, git);
+        var withChangedScript = BuildFingerprint.Local(Options(project, changed, null), Environment, git);
+        var withOtherTag = BuildFingerprint.Local(Options(project, tool, null) with { Tags = ["v2"] }, Environment, git);
 
         Assert.Equal(fromPackage, fromTool);
         Assert.NotEqual(fromTool, withChangedScript);
@@ -37,7 +39,7 @@ public sealed class PublishFingerprintTests : IDisposable
         new() { ProjectDirectory = project, Repository = "app", RuntimeDirectory = runtime, BaseImageRecipe = recipe };
 
     private string RuntimeFolder(string relative, string startScript) =>
-        Folder(relative, ImageBuilder.RuntimeScripts.Select(name => (name, name == "mod_wsgi-docker-start" ? startScript : "#!/bin/sh\n" + name)).ToArray());
+        Folder(relative, PlanStep.RuntimeScriptNames.Select(name => (name, name == "mod_wsgi-docker-start" ? startScript : "#!/bin/sh\n" + name)).ToArray());
 
     private string Folder(string relative, params (string Name, string Content)[] files)
     {

@@ -15,7 +15,8 @@ public sealed record DjangoSettings(string? StaticUrl, string StaticRoot, string
 /// </summary>
 public static class DjangoSupport
 {
-    public const string Marker = "MODWSGI-DJANGO:";
+    /// <summary>Where the Django step leaves its report, read back through the engine (never part of a layer: /tmp is scratch).</summary>
+    public const string SettingsFile = "/tmp/modwsgi-django-settings.json";
     /// <summary>Where collectstatic writes when the settings name no STATIC_ROOT (the seed's layout: htdocs next to manage.py).</summary>
     public const string DefaultStaticRoot = "htdocs";
 
@@ -37,12 +38,13 @@ public static class DjangoSupport
             if {{(collectStatic ? "True" : "False")}}:
                 from django.core.management import call_command
                 call_command("collectstatic", interactive=False, verbosity=1)
-            print({{JsonSerializer.Serialize(Marker)}} + json.dumps({
-                "static_url": getattr(settings, "STATIC_URL", None),
-                "static_root": str(root),
-                "wsgi_application": getattr(settings, "WSGI_APPLICATION", None),
-                "defaulted": defaulted,
-            }))
+            with open({{JsonSerializer.Serialize(SettingsFile)}}, "w") as report:
+                json.dump({
+                    "static_url": getattr(settings, "STATIC_URL", None),
+                    "static_root": str(root),
+                    "wsgi_application": getattr(settings, "WSGI_APPLICATION", None),
+                    "defaulted": defaulted,
+                }, report)
             """;
         return new BuildStep("django", collectStatic ? "Django: collectstatic --noinput" : "Django: reading settings",
             $"cd {folder}\n/opt/venv/bin/python - <<'MODWSGI_DJANGO'\n{script}\nMODWSGI_DJANGO");
@@ -72,26 +74,28 @@ public static class DjangoSupport
         return result;
     }
 
+    /// <summary>The step's report (<see cref="SettingsFile"/>); null when it is missing or not the report's shape.</summary>
+    public static DjangoSettings? ParseSettings(byte[]? report)
+    {
+        if (report is null)
+            return null;
+        try
+        {
+            using var json = JsonDocument.Parse(report);
+            var root = json.RootElement;
+            return new DjangoSettings(
+                root.GetProperty("static_url").GetString(),
+                root.GetProperty("static_root").GetString() ?? "",
+                root.GetProperty("wsgi_application").GetString(),
+                root.GetProperty("defaulted").GetBoolean());
+        }
+        catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
     public static ModWsgiException Unreadable(DjangoProject django) => new(DiagnosticCodes.DjangoSettingsUnreadable,
         $"Django's settings ({django.SettingsModule}) did not report STATIC_URL/STATIC_ROOT/WSGI_APPLICATION in the build. " +
         "Check that Django is in requirements.txt, or turn detection off with <WsgiFrameworkDetection>false</WsgiFrameworkDetection>.");
-}
-
-/// <summary>Picks the Django step's report out of the build output.</summary>
-public sealed class DjangoSettingsReader
-{
-    public DjangoSettings? Result { get; private set; }
-
-    public void Observe(string line)
-    {
-        if (!line.StartsWith(DjangoSupport.Marker, StringComparison.Ordinal))
-            return;
-        using var json = JsonDocument.Parse(line[DjangoSupport.Marker.Length..]);
-        var root = json.RootElement;
-        Result = new DjangoSettings(
-            root.GetProperty("static_url").GetString(),
-            root.GetProperty("static_root").GetString() ?? "",
-            root.GetProperty("wsgi_application").GetString(),
-            root.GetProperty("defaulted").GetBoolean());
-    }
 }

@@ -25,6 +25,14 @@ public sealed class LayerWriter : IAsyncDisposable
 
     public DateTimeOffset Epoch => _epoch;
 
+    /// <summary>One layer written by <paramref name="write"/> into <paramref name="store"/>.</summary>
+    public static async Task<Layer> WriteAsync(FileBlobStore store, DateTimeOffset epoch, Func<LayerWriter, Task> write)
+    {
+        await using var writer = new LayerWriter(store, epoch);
+        await write(writer).ConfigureAwait(false);
+        return await writer.CompleteAsync().ConfigureAwait(false);
+    }
+
     public async Task AddDirectoryAsync(string name, UnixFileMode mode, int uid, int gid, CancellationToken cancellationToken)
         => await WriteAsync(Entry(TarEntryType.Directory, name.TrimEnd('/') + "/", mode, uid, gid), cancellationToken).ConfigureAwait(false);
 

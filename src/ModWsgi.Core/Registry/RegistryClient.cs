@@ -13,7 +13,7 @@ namespace ModWsgi.Core.Registry;
 /// <param name="Images">Every pushed reference, as <c>host/repository:tag</c>.</param>
 public sealed record RegistryPushResult(string Digest, IReadOnlyList<string> Images, int BlobsUploaded, int BlobsSkipped);
 
-public sealed class RegistryClientOptions
+public sealed record RegistryClientOptions
 {
     public const string InsecureRegistriesVariable = "DOTNET_CONTAINER_INSECURE_REGISTRIES";
 
@@ -79,6 +79,17 @@ public sealed partial class RegistryClient(RegistryClientOptions options, ICrede
         logger.LogInformation("Pushed {Images} ({Digest}): {Uploaded} blobs uploaded, {Skipped} already there",
             string.Join(", ", images), image.Digest, uploaded, skipped);
         return new RegistryPushResult(image.Digest, images, uploaded, skipped);
+    }
+
+    /// <summary>
+    /// The digest the registry serves for <paramref name="repository"/>:<paramref name="tag"/> (HEAD of the manifest,
+    /// its Docker-Content-Digest), or null when it has no such manifest. Throws the coded error of an unreachable
+    /// registry or refused credentials.
+    /// </summary>
+    public async Task<string?> GetManifestDigestAsync(string registry, string repository, string tag, CancellationToken ct)
+    {
+        using var session = new PushSession(options, credentials, logger, RepositoryUri(registry, repository), registry, repository);
+        return await session.HeadManifestAsync(tag, ct).ConfigureAwait(false);
     }
 
     /// <summary><c>scheme://registry/v2/repository/</c>: HTTPS unless plain HTTP is allowed for the registry.</summary>
@@ -185,6 +196,24 @@ public sealed partial class RegistryClient(RegistryClientOptions options, ICrede
             if (!response.IsSuccessStatusCode)
                 throw await FailedAsync(response, what, ct).ConfigureAwait(false);
             _logger.LogInformation("Tagged {Registry}/{Repository}:{Tag}", _registry, _repository, tag);
+        }
+
+        public async Task<string?> HeadManifestAsync(string tag, CancellationToken ct)
+        {
+            var what = $"checking the manifest for tag {tag}";
+            using var response = await SendAsync(() =>
+            {
+                var request = new HttpRequestMessage(HttpMethod.Head, new Uri(_base, "manifests/" + tag));
+                // Without the OCI type in Accept a registry may answer for another manifest form (or not at all).
+                request.Headers.Accept.ParseAdd(MediaTypes.OciManifest);
+                request.Headers.Accept.ParseAdd("application/vnd.docker.distribution.manifest.v2+json");
+                return request;
+            }, what, upload: false, ct).ConfigureAwait(false);
+            if (response.StatusCode == HttpStatusCode.NotFound)
+                return null;
+            if (!response.IsSuccessStatusCode)
+                throw await FailedAsync(response, what, ct).ConfigureAwait(false);
+            return response.Headers.TryGetValues("Docker-Content-Digest", out var digests) ? digests.FirstOrDefault() : null;
         }
 
         /// <summary>Sends with the cached authorization; on 401 answers the challenge once and retries.</summary>

@@ -1,0 +1,25 @@
+using Microsoft.Extensions.Logging;
+using ModWsgi.Core.Build;
+using ModWsgi.Core.Engine;
+using ModWsgi.Core.Layers;
+using ModWsgi.Core.Oci;
+using ModWsgi.Core.Steps;
+
+namespace ModWsgi.Core.Destinations;
+
+/// <summary>The complete OCI image of a built one: registries and archives need the base layers as blobs too.</summary>
+public sealed class OciImageAssembler(IContainerEngine engine, BuildCache cache, ILogger logger)
+{
+    public async Task<OciImage> AssembleAsync(BuiltImage image, CancellationToken cancellationToken)
+    {
+        if (cache.FindBaseLayers(image.Base.Id) is null)
+            logger.LogInformation(" -----> Exporting base image layers of {Base} (once per base image)", image.Base.Name);
+        var baseLayers = await BaseLayerExporter.EnsureAsync(engine, image.Base, cache, cancellationToken).ConfigureAwait(false);
+        var layers = baseLayers.Concat(image.Added.Select(a => a.Layer)).ToArray();
+        var config = new Descriptor(MediaTypes.OciConfig, image.ImageId, image.ConfigBytes.Length);
+        var manifestBytes = ImageConfigWriter.WriteManifest(config, layers.Select(l => l.Blob));
+        cache.Blobs.Put(image.ConfigBytes);
+        var manifest = new Descriptor(MediaTypes.OciManifest, Digests.Sha256(manifestBytes), manifestBytes.Length);
+        return new OciImage(config, image.ConfigBytes, manifest, manifestBytes, layers);
+    }
+}

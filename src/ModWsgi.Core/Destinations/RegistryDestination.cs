@@ -1,0 +1,55 @@
+using Microsoft.Extensions.Logging;
+using ModWsgi.Core.Diagnostics;
+using ModWsgi.Core.Registry;
+using ModWsgi.Core.Steps;
+
+namespace ModWsgi.Core.Destinations;
+
+/// <summary>A registry (ContainerRegistry): blobs it lacks, then the manifest once per tag.</summary>
+public sealed class RegistryDestination(RegistryClient client, OciImageAssembler assembler, Build.BuildCache cache, ImageBuildOptions options, ILogger logger)
+    : IImageDestination
+{
+    private readonly string registry = options.Registry ?? throw new ArgumentException("No registry in the options.", nameof(options));
+    private readonly string repository = options.Repository;
+    private readonly IReadOnlyList<string> tags = options.Tags;
+
+    /// <summary>
+    /// Up to date only when the registry answers, for every tag, with the manifest digest last pushed. An
+    /// unreachable registry is not up to date: the push that follows reports why.
+    /// </summary>
+    public async Task<bool> IsUpToDateAsync(PublishRecord last, CancellationToken cancellationToken)
+    {
+        if (last.Result.ManifestDigest is not { } pushed)
+            return false;
+        foreach (var tag in tags)
+        {
+            string? digest;
+            try
+            {
+                digest = await client.GetManifestDigestAsync(registry, repository, tag, cancellationToken).ConfigureAwait(false);
+            }
+            catch (ModWsgiException ex)
+            {
+                logger.LogDebug("Could not ask {Registry} for {Repository}:{Tag} ({Message}); publishing again.", registry, repository, tag, ex.Message);
+                return false;
+            }
+            if (digest != pushed)
+            {
+                logger.LogInformation("{Registry}/{Repository}:{Tag} is {Found}, not the {Digest} pushed last: publishing again.",
+                    registry, repository, tag, digest is null ? "gone" : digest, pushed);
+                return false;
+            }
+        }
+        return true;
+    }
+
+    public async Task<PublishResult> PublishAsync(BuiltImage image, CancellationToken cancellationToken)
+    {
+        var oci = await assembler.AssembleAsync(image, cancellationToken).ConfigureAwait(false);
+        logger.LogInformation(" -----> Pushing to {Registry}/{Repository}", registry, repository);
+        var pushed = await client.PushAsync(oci, cache.Blobs, registry, repository, tags, cancellationToken).ConfigureAwait(false);
+        logger.LogInformation("Pushed {Images} ({Uploaded} blobs uploaded, {Skipped} already there)",
+            string.Join(", ", pushed.Images), pushed.BlobsUploaded, pushed.BlobsSkipped);
+        return new PublishResult(image.ImageId, oci.Digest, options.ImageNames(), null);
+    }
+}

@@ -1,0 +1,98 @@
+using System.Text;
+using Microsoft.Extensions.Logging;
+using ModWsgi.Core.Build;
+using ModWsgi.Core.Destinations;
+using ModWsgi.Core.Diagnostics;
+using ModWsgi.Core.Engine;
+using ModWsgi.Core.Oci;
+using ModWsgi.Core.Steps;
+
+namespace ModWsgi.Core.Pipeline;
+
+/// <summary>
+/// The one entry point the MSBuild task and the CLI share. Steps run in one direction, each taking the
+/// results before it: plan → runtime layer → dependency layer → application layer → config → destination.
+/// When nothing that feeds the image changed since the last publish and the destination still holds what it
+/// was given, none of them runs and the log says so.
+/// </summary>
+public sealed class ImagePipeline(IContainerEngine engine, ILogger logger)
+{
+    /// <summary>Replaces the registry client's network stack (tests).</summary>
+    public HttpMessageHandler? RegistryHandler { get; init; }
+
+    public async Task<PublishResult> PublishAsync(ImageBuildOptions options, BuildEnvironment environment, CancellationToken cancellationToken)
+    {
+        foreach (var tag in options.Tags)
+            ImageReference.Create(options.Repository, tag);
+        var timings = new PhaseTimings(logger);
+        var cache = new BuildCache(options.CacheDirectory ?? environment.CacheDirectory);
+        var loader = new EngineImageLoader(engine, cache, timings);
+        var destination = ImageDestinations.For(options, environment, engine, cache, loader, logger, RegistryHandler);
+
+        // The first engine round trip (connection set-up included) and the local reads overlap: git runs a
+        // process and the fingerprint reads every project file's metadata.
+        var local = Task.Run(() =>
+        {
+            var checkout = GitCheckout.Read(options.ProjectDirectory);
+            return (Git: checkout, Fingerprint: BuildFingerprint.Local(options, environment, checkout));
+        }, cancellationToken);
+        BaseImage baseImage;
+        try
+        {
+            baseImage = await InspectBaseAsync(options, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            // Never leave the local reads running past a failed inspect.
+            await Task.WhenAny(local).ConfigureAwait(false);
+        }
+        var (git, localFingerprint) = await local.ConfigureAwait(false);
+        var fingerprint = Digests.Sha256(Encoding.UTF8.GetBytes(localFingerprint + "\n" + baseImage.Id));
+        timings.Lap("inspect-base+git+fingerprint");
+
+        if (PublishRecord.Read(cache.ReadProjectNotes(options.ProjectDirectory)) is { } last && last.Fingerprint == fingerprint
+            && await destination.IsUpToDateAsync(last, cancellationToken).ConfigureAwait(false))
+        {
+            logger.LogInformation("Image up to date: nothing changed since the last publish of {Images} ({ImageId}); skipped the build.",
+                string.Join(", ", last.Result.Images), last.Result.ImageId);
+            timings.Lap("up-to-date-check");
+            timings.Report();
+            return last.Result with { UpToDate = true };
+        }
+
+        var plan = new PlanStep(logger).Run(options, environment, baseImage, git);
+        timings.Lap("plan");
+        var runtime = await new RuntimeLayerStep(cache).RunAsync(plan, cancellationToken).ConfigureAwait(false);
+        timings.Lap("runtime-layer");
+        var dependencies = await new DependencyLayerStep(engine, cache, logger).RunAsync(plan, runtime, cancellationToken).ConfigureAwait(false);
+        timings.Lap("dependencies");
+        var application = await new ApplicationLayerStep(engine, cache, loader, logger).RunAsync(plan, runtime, dependencies, cancellationToken).ConfigureAwait(false);
+        timings.Lap("application-layer");
+        var image = ConfigStep.Run(plan, runtime, dependencies, application);
+        var result = await destination.PublishAsync(image, cancellationToken).ConfigureAwait(false);
+        timings.Lap("publish");
+
+        var notes = cache.ReadProjectNotes(options.ProjectDirectory);
+        new PublishRecord(fingerprint, result).WriteTo(notes);
+        cache.WriteProjectNotes(options.ProjectDirectory, notes);
+        timings.Report();
+        return result;
+    }
+
+    /// <summary>The base image; also the run's first engine call, which reports an unreachable engine (MODWSGI3001).</summary>
+    private async Task<BaseImage> InspectBaseAsync(ImageBuildOptions options, CancellationToken cancellationToken)
+    {
+        var inspect = await engine.InspectImageAsync(options.BaseImage, cancellationToken).ConfigureAwait(false)
+            ?? throw BaseImageMissing(options);
+        return BaseImage.FromInspect(options.BaseImage, inspect);
+    }
+
+    private static ModWsgiException BaseImageMissing(ImageBuildOptions options)
+    {
+        var command = options.BaseImageRecipe is null
+            ? "the base image recipe shipped in the ModWsgi.Sdk package (baseimage/build-base-image.sh)"
+            : $"sudo bash {options.BaseImageRecipe} {options.BaseImage}";
+        return new ModWsgiException(DiagnosticCodes.BaseImageMissing,
+            $"The base image '{options.BaseImage}' is not in the local container engine. It is built from Debian packages, not pulled: build it once with: {command}");
+    }
+}

@@ -1,0 +1,57 @@
+using Microsoft.Extensions.Logging;
+using ModWsgi.Core.Build;
+using ModWsgi.Core.Engine;
+using ModWsgi.Core.Layers;
+using ModWsgi.Core.Oci;
+
+namespace ModWsgi.Core.Steps;
+
+/// <param name="Added">The layer and its history line.</param>
+/// <param name="Django">What Django reported from the build container, for a Django project.</param>
+public sealed record ApplicationLayer(AddedLayer Added, DjangoSettings? Django);
+
+/// <summary>
+/// The application layer: the folder as <see cref="Project.ProjectFiles"/> gives it (.dockerignore-filtered, never the
+/// build's own files), written directly — or, when Django's step or a
+/// build hook runs, captured from a container that ran them on base + runtime + dependencies.
+/// </summary>
+public sealed class ApplicationLayerStep(IContainerEngine engine, BuildCache cache, EngineImageLoader loader, ILogger logger)
+{
+    /// <summary>Images of base + runtime + dependencies that build hooks run on.</summary>
+    public const string StageImagePrefix = "modwsgi/stage:";
+
+    public async Task<ApplicationLayer> RunAsync(ImagePlan plan, RuntimeLayer runtime, DependencyLayer dependencies, CancellationToken cancellationToken)
+    {
+        var options = plan.Options;
+        var steps = plan.ApplicationSteps;
+        var app = await LayerWriter.WriteAsync(cache.Blobs, plan.Epoch,
+            w => LayerSources.WriteProjectAsync(w, plan.Files, null, cancellationToken)).ConfigureAwait(false);
+        if (steps.Count == 0)
+            return new ApplicationLayer(new AddedLayer(app, "ModWsgi.Sdk application: /app"), null);
+
+        // These steps need the dependencies installed: run them on base + runtime + dependencies, loaded once into the engine.
+        IReadOnlyList<AddedLayer> below = [runtime.Added, dependencies.Added];
+        var stageConfig = ImageConfigWriter.Write(plan.Base, below, new ImageSettings { Env = plan.Base.Env, WorkingDir = BuildPlan.AppRoot }, SourceDateEpoch.Fixed);
+        var stageId = Digests.Sha256(stageConfig);
+        if (await engine.InspectImageAsync(stageId, cancellationToken).ConfigureAwait(false) is null)
+        {
+            // Tagged, not dangling: the engine keeps it as the build hook's cache, under a name that says what it is.
+            var stageName = StageImagePrefix + Digests.Hex(stageId)[..12];
+            logger.LogInformation(" -----> Loading the dependency stage {Stage} into the engine for the build hook", stageName);
+            await loader.LoadAsync(stageConfig, plan.Base, below.Select(a => a.Layer).ToArray(), [stageName], cancellationToken).ConfigureAwait(false);
+        }
+
+        await using var container = await BuildContainer.StartAsync(engine, stageId, logger, cancellationToken).ConfigureAwait(false);
+        await container.ExtractAsync(cache, app.Blob.Digest, cancellationToken).ConfigureAwait(false);
+        foreach (var step in steps)
+            await container.RunAsync(step, options.Pip, cancellationToken).ConfigureAwait(false);
+        DjangoSettings? django = null;
+        if (plan.Detected.Django is { } project)
+        {
+            django = DjangoSupport.ParseSettings(await container.ReadFileAsync(DjangoSupport.SettingsFile, cancellationToken).ConfigureAwait(false))
+                ?? throw DjangoSupport.Unreadable(project);
+        }
+        var layer = await container.CaptureAsync(cache, plan.Epoch, _ => false, cancellationToken).ConfigureAwait(false);
+        return new ApplicationLayer(new AddedLayer(layer, "ModWsgi.Sdk application: /app + " + string.Join(", ", steps.Select(s => s.Name))), django);
+    }
+}

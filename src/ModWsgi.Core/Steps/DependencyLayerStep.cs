@@ -1,0 +1,65 @@
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
+using ModWsgi.Core.Build;
+using ModWsgi.Core.Engine;
+using ModWsgi.Core.Layers;
+using ModWsgi.Core.Oci;
+using ModWsgi.Core.Project;
+
+namespace ModWsgi.Core.Steps;
+
+/// <param name="Added">The layer and its history line.</param>
+/// <param name="CacheKey">The digest of exactly the dependency phase's inputs.</param>
+/// <param name="CacheHit">True when the layer came from the cache and no step ran.</param>
+public sealed record DependencyLayer(AddedLayer Added, string CacheKey, bool CacheHit);
+
+/// <summary>
+/// The dependencies layer: pre-build hook, VCS tools and pip, run in a build container that sees only their
+/// inputs, and cached by them (DESIGN.md §3). The log says hit or miss, and on a miss which input changed.
+/// </summary>
+public sealed class DependencyLayerStep(IContainerEngine engine, BuildCache cache, ILogger logger)
+{
+    public async Task<DependencyLayer> RunAsync(ImagePlan plan, RuntimeLayer runtime, CancellationToken cancellationToken)
+    {
+        var options = plan.Options;
+        var key = DependencyKey.Compute(plan.Files, plan.Build, plan.Base.Id, runtime.Added.Layer.DiffId, options.Pip);
+        var notes = cache.ReadProjectNotes(options.ProjectDirectory);
+        var previous = (notes["dependencies"] as JsonObject)?
+            .Where(p => p.Value is JsonValue v && v.TryGetValue<string>(out _))
+            .ToDictionary(p => p.Key, p => p.Value!.GetValue<string>());
+        var layer = cache.FindDependencies(key.Key);
+        var hit = layer is not null;
+        if (hit)
+        {
+            logger.LogInformation(" -----> dependencies: cached (key {Key})", key.Key);
+        }
+        else
+        {
+            logger.LogInformation(" -----> dependencies: miss (key {Key}): {Reasons}", key.Key, string.Join("; ", key.DescribeChangesFrom(previous)));
+            layer = await RunStepsAsync(plan, cancellationToken).ConfigureAwait(false);
+            cache.SaveDependencies(key.Key, layer);
+        }
+        notes["dependencies"] = new JsonObject(key.Components.Select(c => KeyValuePair.Create(c.Key, (JsonNode?)c.Value)));
+        cache.WriteProjectNotes(options.ProjectDirectory, notes);
+        var createdBy = "ModWsgi.Sdk dependencies: " + string.Join(", ", plan.Build.DependencySteps.Select(s => s.Name).DefaultIfEmpty("none"));
+        return new DependencyLayer(new AddedLayer(layer!, createdBy), key.Key, hit);
+    }
+
+    private async Task<Layer> RunStepsAsync(ImagePlan plan, CancellationToken cancellationToken)
+    {
+        var options = plan.Options;
+        // The inputs travel as a gzip tar blob that is not part of the image; the engine extracts it into /app.
+        var filter = plan.Build.DependencyInputFilter();
+        var inputs = await LayerWriter.WriteAsync(cache.Blobs, SourceDateEpoch.Fixed,
+            w => LayerSources.WriteProjectAsync(w, plan.Files, filter, cancellationToken)).ConfigureAwait(false);
+        var inputFiles = plan.Files.Enumerate(filter)
+            .Where(f => !f.IsDirectory).Select(f => LayerSources.AppDirectory + "/" + f.RelativePath).ToHashSet(StringComparer.Ordinal);
+
+        await using var container = await BuildContainer.StartAsync(engine, plan.Base.Id, logger, cancellationToken).ConfigureAwait(false);
+        await container.ExtractAsync(cache, inputs.Blob.Digest, cancellationToken).ConfigureAwait(false);
+        foreach (var step in plan.Build.DependencySteps)
+            await container.RunAsync(step, options.Pip, cancellationToken).ConfigureAwait(false);
+        // The input files belong to the application layer; the dependency layer holds what the steps made.
+        return await container.CaptureAsync(cache, SourceDateEpoch.Fixed, inputFiles.Contains, cancellationToken).ConfigureAwait(false);
+    }
+}

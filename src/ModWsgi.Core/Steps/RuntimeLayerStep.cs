@@ -1,0 +1,19 @@
+using ModWsgi.Core.Build;
+using ModWsgi.Core.Layers;
+using ModWsgi.Core.Oci;
+
+namespace ModWsgi.Core.Steps;
+
+/// <summary>The runtime layer: our start/shell/launcher scripts, written directly; changes only with the SDK.</summary>
+public sealed record RuntimeLayer(AddedLayer Added);
+
+public sealed class RuntimeLayerStep(BuildCache cache)
+{
+    public async Task<RuntimeLayer> RunAsync(ImagePlan plan, CancellationToken cancellationToken)
+    {
+        // The fixed epoch: a new commit must not invalidate a layer that only the SDK changes.
+        var layer = await LayerWriter.WriteAsync(cache.Blobs, SourceDateEpoch.Fixed,
+            w => LayerSources.WriteRuntimeAsync(w, plan.RuntimeScripts, cancellationToken)).ConfigureAwait(false);
+        return new RuntimeLayer(new AddedLayer(layer, "ModWsgi.Sdk runtime: " + string.Join(", ", PlanStep.RuntimeScriptNames)));
+    }
+}
