@@ -71,12 +71,12 @@ public sealed class EngineClientTests : IDisposable
     // ---- DockerEngineClient without an engine -----------------------------------------------------------------
 
     [Fact]
-    public async Task Ping_WhenTheSocketDoesNotExist_IsMODWSGI3001NamingTheSocketAndHowToStartAnEngine()
+    public async Task FirstRequest_WhenTheSocketDoesNotExist_IsMODWSGI3001NamingTheSocketAndHowToStartAnEngine()
     {
         var socket = Path.Combine(_missingDir, "docker.sock");
         using var client = new DockerEngineClient(EngineEndpoint.Parse("unix://" + socket));
 
-        var ex = await Assert.ThrowsAsync<ModWsgiException>(() => client.PingAsync(CancellationToken.None));
+        var ex = await Assert.ThrowsAsync<ModWsgiException>(() => client.InspectImageAsync("modwsgi/base:bookworm", CancellationToken.None));
 
         Assert.Equal(3001, ex.Code.Number);
         Assert.Equal(DiagnosticCodes.EngineUnreachable, ex.Code);
@@ -90,12 +90,12 @@ public sealed class EngineClientTests : IDisposable
     }
 
     [Fact]
-    public async Task Ping_WhenNothingListensOnTheTcpPort_IsMODWSGI3001()
+    public async Task FirstRequest_WhenNothingListensOnTheTcpPort_IsMODWSGI3001()
     {
         // Port 1 on loopback: nothing listens there, the connection is refused at once.
         using var client = new DockerEngineClient(EngineEndpoint.Parse("tcp://127.0.0.1:1"));
 
-        var ex = await Assert.ThrowsAsync<ModWsgiException>(() => client.PingAsync(CancellationToken.None));
+        var ex = await Assert.ThrowsAsync<ModWsgiException>(() => client.InspectImageAsync("modwsgi/base:bookworm", CancellationToken.None));
 
         Assert.Equal(3001, ex.Code.Number);
         Assert.Contains("tcp://127.0.0.1:1", ex.Message);

@@ -282,8 +282,55 @@ public sealed class RegistryClientTests : IDisposable
         return new OciImage(config, configBytes, new Descriptor(MediaTypes.OciManifest, Digests.Sha256(manifestBytes), manifestBytes.Length), manifestBytes, layers);
     }
 
+    [Fact]
+    public async Task ManifestDigest_IsTheRegistrysDockerContentDigest_AskedWithHeadAndTheOciAccept()
+    {
+        _registry.ManifestDigests["1.0"] = _image.Digest;
+        var client = new RegistryClient(new RegistryClientOptions { HttpHandler = _registry }, new FixedCredentials(null), _log);
+
+        var digest = await client.GetManifestDigestAsync(Registry, Repository, "1.0", CancellationToken.None);
+
+        Assert.Equal(_image.Digest, digest);
+        var head = Assert.Single(_registry.Requests);
+        Assert.Equal(("HEAD", "/v2/team/app/manifests/1.0"), (head.Method, head.Uri.AbsolutePath));
+        Assert.Contains(MediaTypes.OciManifest, head.Accept);
+    }
+
+    [Fact]
+    public async Task ManifestDigest_OfAMissingTag_IsNull()
+    {
+        var client = new RegistryClient(new RegistryClientOptions { HttpHandler = _registry }, new FixedCredentials(null), _log);
+
+        Assert.Null(await client.GetManifestDigestAsync(Registry, Repository, "gone", CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task ManifestDigest_AuthenticatesLikeAPush()
+    {
+        _registry.ManifestDigests["1.0"] = _image.Digest;
+        _registry.Challenge = "Basic realm=\"registry\"";
+        _registry.AcceptedAuthorization = "Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes("alice:pw"));
+        var client = new RegistryClient(new RegistryClientOptions { HttpHandler = _registry }, new FixedCredentials(new RegistryCredential("alice", "pw")), _log);
+
+        Assert.Equal(_image.Digest, await client.GetManifestDigestAsync(Registry, Repository, "1.0", CancellationToken.None));
+        Assert.Equal([HttpStatusCode.Unauthorized, HttpStatusCode.OK], _registry.Requests.Select(r => r.Status));
+    }
+
+    [Fact]
+    public async Task ManifestDigest_OfAnUnreachableRegistry_IsCoded()
+    {
+        _registry.Fail = new HttpRequestException("Connection refused");
+        var client = new RegistryClient(new RegistryClientOptions { HttpHandler = _registry }, new FixedCredentials(null), _log);
+
+        var ex = await Assert.ThrowsAsync<ModWsgiException>(() => client.GetManifestDigestAsync(Registry, Repository, "1.0", CancellationToken.None));
+
+        Assert.Equal(DiagnosticCodes.RegistryUnreachable, ex.Code);
+    }
+
     private sealed record Recorded(string Method, Uri Uri, string? Authorization, string? ContentType, byte[]? Body)
     {
+        public string Accept { get; init; } = "";
+
         public HttpStatusCode Status { get; set; }
     }
 
@@ -301,6 +348,7 @@ public sealed class RegistryClientTests : IDisposable
         public HttpStatusCode ManifestStatus { get; set; } = HttpStatusCode.Created;
         public string ManifestError { get; set; } = "";
         public Exception? Fail { get; set; }
+        public Dictionary<string, string> ManifestDigests { get; } = [];
 
         protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
@@ -308,7 +356,7 @@ public sealed class RegistryClientTests : IDisposable
                 throw Fail;
             var body = request.Content is null ? null : await request.Content.ReadAsByteArrayAsync(cancellationToken);
             var recorded = new Recorded(request.Method.Method, request.RequestUri!, request.Headers.Authorization?.ToString(),
-                request.Content?.Headers.ContentType?.MediaType, body);
+                request.Content?.Headers.ContentType?.MediaType, body) { Accept = request.Headers.Accept.ToString() };
             Requests.Add(recorded);
             var response = Answer(recorded);
             recorded.Status = response.StatusCode;
@@ -342,6 +390,14 @@ public sealed class RegistryClientTests : IDisposable
                     return new HttpResponseMessage(HttpStatusCode.BadRequest) { Content = new StringContent("""{"errors":[{"code":"DIGEST_INVALID"}]}""") };
                 Blobs.Add(digest);
                 return new HttpResponseMessage(HttpStatusCode.Created);
+            }
+            if (request.Method == "HEAD" && path.Contains("/manifests/"))
+            {
+                if (!ManifestDigests.TryGetValue(path[(path.LastIndexOf('/') + 1)..], out var manifestDigest))
+                    return new HttpResponseMessage(HttpStatusCode.NotFound);
+                var found = new HttpResponseMessage(HttpStatusCode.OK);
+                found.Headers.TryAddWithoutValidation("Docker-Content-Digest", manifestDigest);
+                return found;
             }
             if (request.Method == "PUT" && path.Contains("/manifests/"))
                 return new HttpResponseMessage(ManifestStatus) { Content = new StringContent(ManifestError) };

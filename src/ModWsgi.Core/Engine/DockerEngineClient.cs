@@ -46,16 +46,6 @@ public sealed class DockerEngineClient : IContainerEngine, IDisposable
 
     public EngineEndpoint Endpoint { get; }
 
-    public async Task<EngineVersion> PingAsync(CancellationToken cancellationToken)
-    {
-        var json = await SendJsonAsync(HttpMethod.Get, "version", null, cancellationToken).ConfigureAwait(false);
-        return new EngineVersion(
-            json?["Version"]?.GetValue<string>() ?? "unknown",
-            json?["ApiVersion"]?.GetValue<string>() ?? "unknown",
-            json?["Os"]?.GetValue<string>() ?? "linux",
-            json?["Arch"]?.GetValue<string>() ?? "amd64");
-    }
-
     public async Task<JsonObject?> InspectImageAsync(string image, CancellationToken cancellationToken)
     {
         using var response = await SendAsync(HttpMethod.Get, $"images/{Uri.EscapeDataString(image)}/json", null, cancellationToken).ConfigureAwait(false);
@@ -139,13 +129,6 @@ public sealed class DockerEngineClient : IContainerEngine, IDisposable
         }
     }
 
-    public async Task RemoveImageAsync(string image, CancellationToken cancellationToken)
-    {
-        using var response = await SendAsync(HttpMethod.Delete, $"images/{Uri.EscapeDataString(image)}?noprune=false", null, cancellationToken).ConfigureAwait(false);
-        if (response.StatusCode != HttpStatusCode.NotFound)
-            await EnsureSuccessAsync(response, $"remove image {image}", cancellationToken).ConfigureAwait(false);
-    }
-
     public async Task LoadImageAsync(Stream archive, CancellationToken cancellationToken)
     {
         using var content = new StreamContent(archive);
@@ -189,21 +172,6 @@ public sealed class DockerEngineClient : IContainerEngine, IDisposable
 
         var inspected = await SendJsonAsync(HttpMethod.Get, $"exec/{execId}/json", null, cancellationToken).ConfigureAwait(false);
         return inspected?["ExitCode"]?.GetValue<long>() ?? throw Unexpected("inspect exec", "no ExitCode in the answer");
-    }
-
-    public async Task<string> CommitAsync(string containerId, ImageReference reference, JsonObject config, CancellationToken cancellationToken)
-    {
-        var query = $"commit?container={containerId}&repo={Uri.EscapeDataString(reference.Repository)}&tag={Uri.EscapeDataString(reference.Tag)}&pause=false";
-        var json = await SendJsonAsync(HttpMethod.Post, query, config, cancellationToken).ConfigureAwait(false);
-        return json?["Id"]?.GetValue<string>() ?? throw Unexpected("commit", "no Id in the answer");
-    }
-
-    public async Task TagImageAsync(string image, ImageReference reference, CancellationToken cancellationToken)
-    {
-        using var response = await SendAsync(HttpMethod.Post,
-            $"images/{Uri.EscapeDataString(image)}/tag?repo={Uri.EscapeDataString(reference.Repository)}&tag={Uri.EscapeDataString(reference.Tag)}",
-            null, cancellationToken).ConfigureAwait(false);
-        await EnsureSuccessAsync(response, $"tag {reference}", cancellationToken).ConfigureAwait(false);
     }
 
     public void Dispose() => _http.Dispose();

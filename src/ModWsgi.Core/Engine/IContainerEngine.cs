@@ -3,16 +3,11 @@ using System.Text.Json.Nodes;
 namespace ModWsgi.Core.Engine;
 
 /// <summary>
-/// The part of a container engine (Docker or Podman, Engine API) the builder needs. The seam tests use
+/// The part of a container engine (Docker or Podman, Engine API) the build needs, and no more. The seam tests use
 /// at the edge; <see cref="DockerEngineClient"/> is the real one.
 /// </summary>
 public interface IContainerEngine
 {
-    EngineEndpoint Endpoint { get; }
-
-    /// <summary>Checks the engine answers; throws MODWSGI3001 naming the endpoint when it does not.</summary>
-    Task<EngineVersion> PingAsync(CancellationToken cancellationToken);
-
     /// <summary>The image's inspect document, or null when the engine has no such image.</summary>
     Task<JsonObject?> InspectImageAsync(string image, CancellationToken cancellationToken);
 
@@ -28,11 +23,6 @@ public interface IContainerEngine
     /// <summary>Runs a command in a running container, streaming each output line; returns its exit code.</summary>
     Task<long> ExecAsync(string containerId, ExecSpec spec, Action<OutputLine> onLine, CancellationToken cancellationToken);
 
-    /// <summary>Commits the container's filesystem as an image with <paramref name="config"/>; returns the image id.</summary>
-    Task<string> CommitAsync(string containerId, ImageReference reference, JsonObject config, CancellationToken cancellationToken);
-
-    Task TagImageAsync(string image, ImageReference reference, CancellationToken cancellationToken);
-
     /// <summary>What the container changed in its root filesystem, relative to its image.</summary>
     Task<IReadOnlyList<FilesystemChange>> GetChangesAsync(string containerId, CancellationToken cancellationToken);
 
@@ -45,8 +35,6 @@ public interface IContainerEngine
     /// <summary>Streams the image as a docker-archive tar (`docker save`).</summary>
     Task<Stream> SaveImageAsync(string image, CancellationToken cancellationToken);
 
-    Task RemoveImageAsync(string image, CancellationToken cancellationToken);
-
     /// <summary>Loads a docker-archive tar (manifest.json + config + layers) into the engine.</summary>
     Task LoadImageAsync(Stream archive, CancellationToken cancellationToken);
 }
@@ -55,8 +43,6 @@ public enum ChangeKind { Modified = 0, Added = 1, Deleted = 2 }
 
 /// <summary>One path (absolute, as the engine reports it) the container changed.</summary>
 public sealed record FilesystemChange(string Path, ChangeKind Kind);
-
-public sealed record EngineVersion(string Version, string ApiVersion, string Os, string Architecture);
 
 public sealed record ContainerSpec(string Image, IReadOnlyList<string> Command)
 {

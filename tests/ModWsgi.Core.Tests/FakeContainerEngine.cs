@@ -1,0 +1,214 @@
+using System.Formats.Tar;
+using System.Text;
+using System.Text.Json.Nodes;
+using ModWsgi.Core.Engine;
+using ModWsgi.Core.Oci;
+
+namespace ModWsgi.Core.Tests;
+
+/// <summary>
+/// An in-memory engine at the <see cref="IContainerEngine"/> edge: it records every call, holds images by name
+/// and id, runs no command but answers execs from a script, reports the change list it is given, archives the
+/// files it is told the container holds, and takes `docker load` archives apart to say what travelled.
+/// </summary>
+internal sealed class FakeContainerEngine : IContainerEngine
+{
+    private const string PathListFile = "/.modwsgi-layer-paths";
+    private readonly Dictionary<string, JsonObject> _images = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, byte[]> _baseLayerTars = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<string>> _extracted = new(StringComparer.Ordinal);
+    private int _containers;
+
+    /// <summary>Every call, e.g. "create modwsgi/base:bookworm", "exec c1 /bin/bash -c …", "remove c1".</summary>
+    public List<string> Calls { get; } = [];
+
+    /// <summary>Containers created and not yet removed.</summary>
+    public HashSet<string> LiveContainers { get; } = [];
+
+    /// <summary>Each step's script (the text after `set -eo pipefail`) in the order run.</summary>
+    public List<string> Scripts { get; } = [];
+
+    /// <summary>The answer to a step: output lines and exit code. Default: no output, exit 0.</summary>
+    public Func<string, CancellationToken, Task<(long Exit, string[] Lines)>> OnScript { get; set; } = (_, _) => Task.FromResult((0L, Array.Empty<string>()));
+
+    /// <summary>What GET /containers/{id}/changes answers besides the files extracted into that container.</summary>
+    public List<FilesystemChange> Changes { get; } = [];
+
+    /// <summary>Files in the container (absolute path → content): what `cat` reads and what `tar` archives.</summary>
+    public Dictionary<string, byte[]> Files { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Each `docker load`, in order.</summary>
+    public List<LoadedImage> Loads { get; } = [];
+
+    /// <summary>A base image with one layer of <paramref name="content"/> (a file /base.txt).</summary>
+    public BaseImage AddBaseImage(string name, string content = "base layer")
+    {
+        var tar = new MemoryStream();
+        using (var writer = new TarWriter(tar, TarEntryFormat.Gnu, leaveOpen: true))
+            writer.WriteEntry(new GnuTarEntry(TarEntryType.RegularFile, "base.txt") { DataStream = new MemoryStream(Encoding.UTF8.GetBytes(content)), ModificationTime = DateTimeOffset.UnixEpoch });
+        var diffId = Digests.Sha256(tar.ToArray());
+        var id = Digests.Sha256(Encoding.UTF8.GetBytes("base:" + name + content));
+        _baseLayerTars[id] = tar.ToArray();
+        var inspect = new JsonObject
+        {
+            ["Id"] = id,
+            ["Architecture"] = "amd64",
+            ["Os"] = "linux",
+            ["RootFS"] = new JsonObject { ["Layers"] = new JsonArray(diffId) },
+            ["Config"] = new JsonObject { ["Env"] = new JsonArray("PATH=/usr/local/bin:/usr/bin:/bin") },
+        };
+        _images[name] = inspect;
+        _images[id] = inspect;
+        return BaseImage.FromInspect(name, inspect);
+    }
+
+    public bool HasImage(string image) => _images.ContainsKey(image);
+
+    public void RemoveImage(string image) => _images.Remove(image);
+
+    public Task<JsonObject?> InspectImageAsync(string image, CancellationToken cancellationToken)
+    {
+        Calls.Add("inspect " + image);
+        return Task.FromResult(_images.TryGetValue(image, out var found) ? (JsonObject?)found.DeepClone().AsObject() : null);
+    }
+
+    public Task<string> CreateContainerAsync(ContainerSpec spec, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        if (!_images.ContainsKey(spec.Image))
+            throw new InvalidOperationException($"create from an image the engine lacks: {spec.Image}");
+        var id = "c" + ++_containers;
+        Calls.Add($"create {spec.Image} -> {id}");
+        LiveContainers.Add(id);
+        return Task.FromResult(id);
+    }
+
+    public Task StartContainerAsync(string containerId, CancellationToken cancellationToken)
+    {
+        Calls.Add("start " + containerId);
+        return Task.CompletedTask;
+    }
+
+    public Task RemoveContainerAsync(string containerId, CancellationToken cancellationToken)
+    {
+        Calls.Add("remove " + containerId);
+        LiveContainers.Remove(containerId);
+        return Task.CompletedTask;
+    }
+
+    public async Task PutArchiveAsync(string containerId, string path, Stream tar, CancellationToken cancellationToken)
+    {
+        Calls.Add($"put {containerId} {path}");
+        // The engine takes plain and gzip tars alike (the dependency inputs travel as a gzip layer blob).
+        var bytes = new MemoryStream();
+        await tar.CopyToAsync(bytes, cancellationToken);
+        bytes.Position = 0;
+        Stream plain = bytes.Length > 2 && bytes.GetBuffer()[0] == 0x1f && bytes.GetBuffer()[1] == 0x8b
+            ? new System.IO.Compression.GZipStream(bytes, System.IO.Compression.CompressionMode.Decompress)
+            : bytes;
+        await using var reader = new TarReader(plain);
+        while (await reader.GetNextEntryAsync(copyData: true, cancellationToken) is { } entry)
+        {
+            if (entry.DataStream is null)
+                continue;
+            using var content = new MemoryStream();
+            await entry.DataStream.CopyToAsync(content, cancellationToken);
+            var file = path.TrimEnd('/') + "/" + entry.Name.TrimStart('/');
+            Files[file] = content.ToArray();
+            if (file != PathListFile)
+                (_extracted.TryGetValue(containerId, out var list) ? list : _extracted[containerId] = []).Add(file);
+        }
+    }
+
+    public async Task<long> ExecAsync(string containerId, ExecSpec spec, Action<OutputLine> onLine, CancellationToken cancellationToken)
+    {
+        var script = spec.Command.Count == 3 && spec.Command[0] == "/bin/bash" ? spec.Command[2].Replace("set -eo pipefail\n", "") : string.Join(' ', spec.Command);
+        Calls.Add($"exec {containerId} {script}");
+        Scripts.Add(script);
+        var (exit, lines) = await OnScript(script, cancellationToken);
+        foreach (var line in lines)
+            onLine(new OutputLine(OutputStream.Stdout, line));
+        return exit;
+    }
+
+    public Task<IReadOnlyList<FilesystemChange>> GetChangesAsync(string containerId, CancellationToken cancellationToken)
+    {
+        Calls.Add("changes " + containerId);
+        var extracted = _extracted.GetValueOrDefault(containerId) ?? [];
+        return Task.FromResult<IReadOnlyList<FilesystemChange>>([.. extracted.Select(f => new FilesystemChange(f, ChangeKind.Added)), .. Changes]);
+    }
+
+    public async Task<long> ExecToStreamAsync(string containerId, ExecSpec spec, Stream stdout, Action<string> onStderr, CancellationToken cancellationToken)
+    {
+        Calls.Add($"exec-to-stream {containerId} {spec.Command[0]}");
+        if (spec.Command[0] == "cat")
+        {
+            if (!Files.TryGetValue(spec.Command[^1], out var content))
+                return 1;
+            await stdout.WriteAsync(content, cancellationToken);
+            return 0;
+        }
+        if (spec.Command[0] == "tar")
+        {
+            // The paths ContainerDiffCapture listed, each archived as a file holding what Files says (or nothing).
+            var paths = Encoding.UTF8.GetString(Files[PathListFile]).Split('\0', StringSplitOptions.RemoveEmptyEntries);
+            await using var writer = new TarWriter(stdout, TarEntryFormat.Gnu, leaveOpen: true);
+            foreach (var path in paths)
+            {
+                var content = Files.GetValueOrDefault("/" + path) ?? [];
+                await writer.WriteEntryAsync(new GnuTarEntry(TarEntryType.RegularFile, path) { DataStream = new MemoryStream(content), ModificationTime = DateTimeOffset.UnixEpoch }, cancellationToken);
+            }
+            return 0;
+        }
+        throw new InvalidOperationException("unexpected exec: " + string.Join(' ', spec.Command));
+    }
+
+    public Task<JsonArray> GetImageHistoryAsync(string image, CancellationToken cancellationToken) => Task.FromResult(new JsonArray());
+
+    public Task<Stream> SaveImageAsync(string image, CancellationToken cancellationToken)
+    {
+        Calls.Add("save " + image);
+        var tar = new MemoryStream();
+        using (var writer = new TarWriter(tar, TarEntryFormat.Gnu, leaveOpen: true))
+            writer.WriteEntry(new GnuTarEntry(TarEntryType.RegularFile, "0001/layer.tar") { DataStream = new MemoryStream(_baseLayerTars[image]) });
+        tar.Position = 0;
+        return Task.FromResult<Stream>(tar);
+    }
+
+    public async Task LoadImageAsync(Stream archive, CancellationToken cancellationToken)
+    {
+        var entries = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        await using (var reader = new TarReader(archive, leaveOpen: true))
+        {
+            while (await reader.GetNextEntryAsync(copyData: true, cancellationToken) is { } entry)
+            {
+                using var content = new MemoryStream();
+                if (entry.DataStream is not null)
+                    await entry.DataStream.CopyToAsync(content, cancellationToken);
+                entries[entry.Name] = content.ToArray();
+            }
+        }
+        var manifest = JsonNode.Parse(entries["manifest.json"])![0]!;
+        var config = entries[manifest["Config"]!.GetValue<string>()];
+        var id = Digests.Sha256(config);
+        var tags = manifest["RepoTags"]!.AsArray().Select(t => t!.GetValue<string>()).ToArray();
+        var shipped = manifest["Layers"]!.AsArray().Select(l => l!.GetValue<string>()).Where(entries.ContainsKey)
+            .Select(p => "sha256:" + p[(p.LastIndexOf('/') + 1)..]).ToArray();
+        var diffIds = JsonNode.Parse(config)!["rootfs"]!["diff_ids"]!.AsArray().Select(d => d!.GetValue<string>()).ToArray();
+        Calls.Add($"load {string.Join(",", tags)}");
+        Loads.Add(new LoadedImage(id, tags, diffIds, shipped, JsonNode.Parse(config)!.AsObject()));
+        var inspect = new JsonObject
+        {
+            ["Id"] = id,
+            ["RepoTags"] = new JsonArray(tags.Select(t => (JsonNode?)t).ToArray()),
+            ["RootFS"] = new JsonObject { ["Layers"] = new JsonArray(diffIds.Select(d => (JsonNode?)d).ToArray()) },
+        };
+        _images[id] = inspect;
+        foreach (var tag in tags)
+            _images[tag] = inspect;
+    }
+}
+
+/// <param name="ShippedLayerBlobs">The layer blobs the archive carried (the rest the engine already had).</param>
+/// <param name="Config">The image config as loaded.</param>
+internal sealed record LoadedImage(string ImageId, IReadOnlyList<string> Tags, IReadOnlyList<string> DiffIds, IReadOnlyList<string> ShippedLayerBlobs, JsonObject Config);

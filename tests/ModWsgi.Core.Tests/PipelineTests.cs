@@ -1,0 +1,272 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using ModWsgi.Core.Build;
+using ModWsgi.Core.Destinations;
+using ModWsgi.Core.Diagnostics;
+using ModWsgi.Core.Engine;
+using ModWsgi.Core.Pipeline;
+using ModWsgi.Core.Steps;
+
+namespace ModWsgi.Core.Tests;
+
+/// <summary>
+/// The pipeline's decisions on a fake engine (and a fake registry): what runs, what is loaded, pushed or
+/// written, when nothing is done at all, and that build containers never outlive a build.
+/// </summary>
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+public sealed class PipelineTests : IDisposable
+{
+    private const string BaseImageName = "modwsgi/base:bookworm";
+    private readonly string _root = Directory.CreateTempSubdirectory("modwsgi-pipeline-").FullName;
+    private readonly FakeContainerEngine _engine = new();
+    private readonly FakeRegistryHandler _registry = new();
+    private readonly ListLogger _log = new();
+
+    public PipelineTests()
+    {
+        _engine.AddBaseImage(BaseImageName);
+        Write("wsgi.py", "def application(environ, start_response):\n    pass\n");
+        Write("requirements.txt", "flask\n");
+    }
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    private string Project => Path.Combine(_root, "site");
+
+    private void Write(string relative, string content)
+    {
+        var path = Path.Combine(Project, relative);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllText(path, content);
+    }
+
+    private ImageBuildOptions Options(ProjectSettings? settings = null) =>
+        (settings ?? new ProjectSettings()) with { ContainerRepository = "site", WsgiCacheDirectory = Path.Combine(_root, "cache") } is var s
+            ? s.ToOptions(Project, Path.Combine(AppContext.BaseDirectory, "runtime"), null)
+            : throw new InvalidOperationException();
+
+    private BuildEnvironment Environment(string? sourceDateEpoch = null) => BuildEnvironment.From(name => name switch
+    {
+        "HOME" => Path.Combine(_root, "home"),
+        "SOURCE_DATE_EPOCH" => sourceDateEpoch,
+        _ => null,
+    });
+
+    private Task<PublishResult> Publish(ImageBuildOptions? options = null, CancellationToken cancellationToken = default) =>
+        new ImagePipeline(_engine, _log) { RegistryHandler = _registry }.PublishAsync(options ?? Options(), Environment(), cancellationToken);
+
+    private int PipRuns => _engine.Scripts.Count(s => s.Contains("pip", StringComparison.Ordinal) && s.Contains("install", StringComparison.Ordinal));
+
+    [Fact]
+    public async Task SourceOnlyRebuild_ReusesTheDependencyLayer_AndLoadsOnlyTheApplicationLayer()
+    {
+        var first = await Publish();
+
+        Assert.Equal(1, PipRuns);
+        Assert.Contains(_log.Messages, m => m.Contains("dependencies: miss", StringComparison.Ordinal));
+        var firstLoad = Assert.Single(_engine.Loads);
+        Assert.Equal(["site:latest"], firstLoad.Tags);
+        Assert.Equal(3, firstLoad.ShippedLayerBlobs.Count); // runtime, dependencies, application; never the base
+        Assert.Equal(first.ImageId, firstLoad.ImageId);
+
+        Write("wsgi.py", "def application(environ, start_response):\n    return []\n");
+        var second = await Publish();
+
+        Assert.Equal(1, PipRuns); // a hit: pip did not run again
+        Assert.Contains(_log.Messages, m => m.Contains("dependencies: cached", StringComparison.Ordinal));
+        Assert.NotEqual(first.ImageId, second.ImageId);
+        var secondLoad = _engine.Loads[1];
+        Assert.Single(secondLoad.ShippedLayerBlobs); // the engine held runtime and dependencies under site:latest
+        Assert.Equal(firstLoad.DiffIds.Take(3), secondLoad.DiffIds.Take(3));
+        Assert.Empty(_engine.LiveContainers);
+    }
+
+    [Fact]
+    public async Task NothingChanged_IsUpToDate_AndRunsNoStep_UntilTheEngineLosesTheTag()
+    {
+        var first = await Publish();
+        var calls = _engine.Calls.Count;
+
+        var again = await Publish();
+
+        Assert.True(again.UpToDate);
+        Assert.Equal(first.ImageId, again.ImageId);
+        Assert.Single(_engine.Loads);
+        Assert.DoesNotContain(_engine.Calls.Skip(calls), c => c.StartsWith("create", StringComparison.Ordinal) || c.StartsWith("load", StringComparison.Ordinal));
+        Assert.Contains(_log.Messages, m => m.StartsWith("Image up to date", StringComparison.Ordinal));
+
+        _engine.RemoveImage("site:latest");
+        var rebuilt = await Publish();
+
+        Assert.False(rebuilt.UpToDate);
+        Assert.Equal(first.ImageId, rebuilt.ImageId);
+        Assert.Equal(2, _engine.Loads.Count);
+    }
+
+    [Fact]
+    public async Task AFailedStep_RemovesItsBuildContainer_TagsNothing_AndQuotesTheOutput()
+    {
+        _engine.OnScript = (script, _) => Task.FromResult(script.Contains("pip", StringComparison.Ordinal)
+            ? (1L, new[] { "ERROR: No matching distribution found for flask" })
+            : (0L, Array.Empty<string>()));
+
+        var ex = await Assert.ThrowsAsync<ModWsgiException>(() => Publish());
+
+        Assert.Equal(DiagnosticCodes.BuildStepFailed, ex.Code);
+        Assert.Contains("No matching distribution found for flask", ex.Message);
+        Assert.Empty(_engine.LiveContainers);
+        Assert.Contains(_engine.Calls, c => c.StartsWith("remove", StringComparison.Ordinal));
+        Assert.Empty(_engine.Loads);
+        Assert.False(_engine.HasImage("site:latest"));
+    }
+
+    [Fact]
+    public async Task ACancelledBuild_RemovesItsBuildContainer()
+    {
+        using var cancel = new CancellationTokenSource();
+        _engine.OnScript = async (_, token) =>
+        {
+            await cancel.CancelAsync();
+            await Task.Delay(Timeout.Infinite, token);
+            return (0L, Array.Empty<string>());
+        };
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Publish(cancellationToken: cancel.Token));
+
+        Assert.Contains(_engine.Calls, c => c.StartsWith("create", StringComparison.Ordinal));
+        Assert.Empty(_engine.LiveContainers);
+        Assert.Empty(_engine.Loads);
+    }
+
+    [Fact]
+    public async Task Archive_IsWritten_UpToDateWhileUnchanged_AndWrittenAgainWhenTheFileChangedOrWentAway()
+    {
+        var archive = Path.Combine(_root, "out", "site.tar");
+        var options = Options(new ProjectSettings { ContainerArchiveOutputPath = archive });
+
+        var first = await Publish(options);
+
+        Assert.Equal(archive, first.ArchivePath);
+        Assert.True(File.Exists(archive));
+        Assert.Equal(new FileInfo(archive).Length, first.ArchiveSize);
+        Assert.Equal(Oci.Digests.Sha256(File.ReadAllBytes(archive)), first.ArchiveDigest);
+        Assert.Empty(_engine.Loads); // an archive is not the engine
+        Assert.True((await Publish(options)).UpToDate);
+
+        // Same size, other bytes: a file that exists is not enough.
+        var bytes = File.ReadAllBytes(archive);
+        bytes[^1] ^= 0xff;
+        File.WriteAllBytes(archive, bytes);
+        var rewritten = await Publish(options);
+        Assert.False(rewritten.UpToDate);
+        Assert.Equal(first.ArchiveDigest, Oci.Digests.Sha256(File.ReadAllBytes(archive)));
+
+        File.Delete(archive);
+        Assert.False((await Publish(options)).UpToDate);
+        Assert.True(File.Exists(archive));
+    }
+
+    [Fact]
+    public async Task Registry_IsPushed_UpToDateWhileItServesTheManifest_AndPushedAgainWhenTheManifestIsGone()
+    {
+        var options = Options(new ProjectSettings { ContainerRegistry = "registry.example.com", ContainerImageTags = ["1.0", "latest"] });
+
+        var first = await Publish(options);
+
+        Assert.Equal(["registry.example.com/site:1.0", "registry.example.com/site:latest"], first.Images);
+        Assert.Equal(2, _registry.Count("PUT", "/manifests/"));
+        Assert.Equal(Oci.Digests.Sha256(_registry.Manifests["site:latest"]), first.ManifestDigest);
+        Assert.Equal(5, _registry.Blobs.Count); // base, runtime, dependencies, application, config
+        Assert.Empty(_engine.Loads);
+
+        var again = await Publish(options);
+        Assert.True(again.UpToDate);
+        Assert.Equal(2, _registry.Count("HEAD", "/manifests/"));
+        Assert.Equal(2, _registry.Count("PUT", "/manifests/"));
+
+        // The registry lost one tag (deleted, garbage-collected, wiped): the next publish pushes again.
+        _registry.Manifests.Remove("site:latest");
+        var pushed = await Publish(options);
+        Assert.False(pushed.UpToDate);
+        Assert.Equal(4, _registry.Count("PUT", "/manifests/"));
+        Assert.True(_registry.Manifests.ContainsKey("site:latest"));
+
+        // Another image under the tag is not ours either.
+        _registry.Manifests["site:1.0"] = Encoding.UTF8.GetBytes("{\"other\":true}");
+        Assert.False((await Publish(options)).UpToDate);
+    }
+
+    [Fact]
+    public async Task Registry_Unreachable_IsNotUpToDate_AndThePushReportsIt()
+    {
+        var options = Options(new ProjectSettings { ContainerRegistry = "registry.example.com" });
+        await Publish(options);
+        _registry.Down = true;
+
+        var ex = await Assert.ThrowsAsync<ModWsgiException>(() => Publish(options));
+
+        Assert.Equal(DiagnosticCodes.RegistryUnreachable, ex.Code);
+        Assert.DoesNotContain(_log.Messages, m => m.StartsWith("Image up to date", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task SourceDateEpoch_FromTheEnvironment_SetsTheCreatedTime()
+    {
+        await new ImagePipeline(_engine, _log).PublishAsync(Options(), Environment("1700000000"), CancellationToken.None);
+
+        Assert.Equal("2023-11-14T22:13:20Z", _engine.Loads[0].Config["created"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Django_SettingsComeBackAsAFile_NotThroughTheLog()
+    {
+        Write("requirements.txt", "django\n");
+        Write("manage.py", "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'mysite.settings')\n");
+        Write("mysite/settings.py", "STATIC_URL = '/static/'\n");
+        var report = """{"static_url": "/static/", "static_root": "/app/htdocs", "wsgi_application": "mysite.wsgi.application", "defaulted": true}""";
+        _engine.OnScript = (script, _) =>
+        {
+            if (script.Contains("collectstatic", StringComparison.Ordinal))
+                _engine.Files[DjangoSupport.SettingsFile] = Encoding.UTF8.GetBytes(report);
+            return Task.FromResult((0L, new[] { "1 static file copied to '/app/htdocs'." }));
+        };
+
+        await Publish();
+
+        var cmd = _engine.Loads.Single(l => l.Tags.Contains("site:latest")).Config["config"]!["Cmd"]!.AsArray().Select(c => c!.GetValue<string>()).ToArray();
+        Assert.Equal(["--application-type", "module", "--entry-point", "mysite.wsgi", "--callable-object", "application", "--url-alias", "/static", "htdocs"], cmd);
+        Assert.Contains(_engine.Calls, c => c.StartsWith("exec-to-stream", StringComparison.Ordinal) && c.EndsWith(" cat", StringComparison.Ordinal));
+        Assert.DoesNotContain(_log.Messages, m => m.Contains("MODWSGI-DJANGO", StringComparison.Ordinal) || m.Contains("static_root", StringComparison.Ordinal));
+        Assert.Contains(_log.Messages, m => m.Contains("static file copied", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Django_WithoutItsReport_IsMODWSGI5003()
+    {
+        Write("manage.py", "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'mysite.settings')\n");
+
+        var ex = await Assert.ThrowsAsync<ModWsgiException>(() => Publish());
+
+        Assert.Equal(DiagnosticCodes.DjangoSettingsUnreadable, ex.Code);
+        Assert.Empty(_engine.LiveContainers);
+    }
+
+    [Fact]
+    public async Task BuildHook_RunsOnTheDependencyStage_LoadedOnce()
+    {
+        Write(".docker/action_hooks/build", "#!/bin/sh\necho built > built.txt\n");
+        File.SetUnixFileMode(Path.Combine(Project, ".docker/action_hooks/build"), (UnixFileMode)0b111_101_101);
+        _engine.Changes.Add(new FilesystemChange("/app/built.txt", ChangeKind.Added));
+        _engine.Files["/app/built.txt"] = Encoding.UTF8.GetBytes("built\n");
+
+        await Publish();
+        Write("wsgi.py", "# edited\n");
+        await Publish();
+
+        var stages = _engine.Loads.Where(l => l.Tags.Single().StartsWith(ApplicationLayerStep.StageImagePrefix, StringComparison.Ordinal)).ToArray();
+        var stage = Assert.Single(stages); // the second build found it in the engine
+        Assert.Equal(2, stage.DiffIds.Count - 1); // base + runtime + dependencies
+        Assert.Equal(2, _engine.Scripts.Count(s => s.Contains("action_hooks/build", StringComparison.Ordinal)));
+        Assert.Empty(_engine.LiveContainers);
+    }
+}
