@@ -59,6 +59,8 @@ public sealed partial class LocalRegistry : IDisposable
                 storage:
                   filesystem:
                     rootdirectory: {Path.Combine(root.Path, "data")}
+                  delete:
+                    enabled: true
                 http:
                   addr: {host}
                 auth:
@@ -133,6 +135,17 @@ public sealed partial class LocalRegistry : IDisposable
         var result = Docker(args);
         Assert.True(result.ExitCode == 0, $"docker {string.Join(' ', args)} failed ({result.ExitCode}):\n{result.Output}");
         return result.StdOut.Trim();
+    }
+
+    /// <summary>DELETE of a manifest by digest (the registry's storage allows deletes), as an operator or a retention policy does.</summary>
+    public void DeleteManifest(string repository, string digest)
+    {
+        using var http = new HttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Delete, $"http://{Host}/v2/{repository}/manifests/{digest}");
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic",
+            Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"{Username}:{Password}")));
+        using var response = http.Send(request);
+        Assert.True(response.StatusCode == HttpStatusCode.Accepted, $"DELETE manifest {digest} answered {(int)response.StatusCode}");
     }
 
     /// <summary>`docker login` with the password on stdin, stored in the private DOCKER_CONFIG only.</summary>

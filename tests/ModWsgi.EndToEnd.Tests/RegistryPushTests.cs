@@ -5,7 +5,10 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging.Abstractions;
+using ModWsgi.Core;
+using ModWsgi.Core.Engine;
 using ModWsgi.Core.Oci;
+using ModWsgi.Core.Pipeline;
 using ModWsgi.Core.Registry;
 
 namespace ModWsgi.EndToEnd.Tests;
@@ -65,6 +68,45 @@ public sealed class RegistryPushTests
         Assert.Equal(before.Head + 3, registry.CountRequests("HEAD", blobCheck));
         Assert.Equal(before.Post, registry.CountRequests("POST", uploads));
         Assert.Equal(before.Put, registry.CountRequests("PUT", uploads));
+    }
+
+    [DockerFact]
+    public async Task Publish_AfterTheRegistryLostTheManifest_PushesAgain_InsteadOfReportingUpToDate()
+    {
+        using var registry = LocalRegistry.Start();
+        using var work = new TempDirectory("modwsgi-push-again");
+        work.Write("app/wsgi.py", "def application(environ, start_response):\n    start_response('200 OK', [])\n    return [b'hi']\n");
+        var options = new ProjectSettings
+        {
+            ContainerRepository = "e2e/again",
+            ContainerRegistry = registry.Host,
+            WsgiCacheDirectory = Path.Combine(work.Path, "cache"),
+        }.ToOptions(Path.Combine(work.Path, "app"), Path.Combine(RepositoryRootAttribute.Get(), "sdk/ModWsgi.Sdk/runtime"), null);
+        var environment = BuildEnvironment.From(new Dictionary<string, string?>
+        {
+            ["HOME"] = work.Path,
+            ["DOTNET_CONTAINER_REGISTRY_UNAME"] = registry.Username,
+            ["DOTNET_CONTAINER_REGISTRY_PWORD"] = registry.Password,
+        }.GetValueOrDefault);
+        using var engine = new DockerEngineClient(EngineEndpoint.ForLocalRegistry(null, null, BuildEnvironment.From(System.Environment.GetEnvironmentVariable)));
+        var pipeline = new ImagePipeline(engine, NullLogger.Instance);
+        const string manifest = "/v2/e2e/again/manifests/latest";
+
+        var first = await pipeline.PublishAsync(options, environment, CancellationToken.None);
+        Assert.False(first.UpToDate);
+        Assert.Equal(1, registry.WaitForRequests("PUT", manifest, 1));
+
+        var unchanged = await pipeline.PublishAsync(options, environment, CancellationToken.None);
+        Assert.True(unchanged.UpToDate);
+        Assert.Equal(1, registry.CountRequests("PUT", manifest));
+
+        registry.DeleteManifest("e2e/again", first.ManifestDigest!);
+        var again = await pipeline.PublishAsync(options, environment, CancellationToken.None);
+
+        Assert.False(again.UpToDate);
+        Assert.Equal(first.ManifestDigest, again.ManifestDigest);
+        Assert.Equal(2, registry.WaitForRequests("PUT", manifest, 2));
+        Assert.True((await pipeline.PublishAsync(options, environment, CancellationToken.None)).UpToDate);
     }
 
     /// <summary>One gzip layer holding hello.txt and an OCI config naming its diff id: no shell, but pullable and inspectable.</summary>

@@ -16,6 +16,9 @@ public sealed class SampleTests(SdkFixture sdk) : IDisposable
         var image = Build("django-site");
         Assert.Contains("Django: collectstatic --noinput", image.Log);
         Assert.Contains("static files copied to '/app/example/htdocs'", image.Log);
+        // Django's settings come back as a file the step wrote, not as a line in the build log.
+        Assert.DoesNotContain("MODWSGI-DJANGO", image.Log);
+        Assert.DoesNotContain("static_root", image.Log);
 
         using var container = RunningContainer.Start(image.Name);
         var (status, body) = await container.GetAsync("/admin/login/");
