@@ -1,12 +1,17 @@
-using System.CommandLine;
 using System.CommandLine.Help;
 using System.CommandLine.Invocation;
+using System.CommandLine;
 using Microsoft.Extensions.Logging;
-using ModWsgi.Core;
-using ModWsgi.Core.Build;
+using ModWsgi.Core.Cache;
 using ModWsgi.Core.Destinations;
 using ModWsgi.Core.Diagnostics;
 using ModWsgi.Core.Engine;
+using ModWsgi.Core.Layers;
+using ModWsgi.Core.Oci;
+using ModWsgi.Core.Pipeline;
+using ModWsgi.Core.Project;
+using ModWsgi.Core.Steps;
+using ModWsgi.Core;
 
 namespace ModWsgi.Cli;
 

@@ -3,10 +3,12 @@ using System.IO.Compression;
 using System.Runtime.Versioning;
 using System.Security.Cryptography;
 using System.Text;
-using ModWsgi.Core.Build;
+using ModWsgi.Core.Cache;
 using ModWsgi.Core.Layers;
 using ModWsgi.Core.Oci;
+using ModWsgi.Core.Pipeline;
 using ModWsgi.Core.Project;
+using ModWsgi.Core.Steps;
 
 namespace ModWsgi.Core.Tests;
 

@@ -1,10 +1,13 @@
-using System.Text;
 using System.Text.Json.Nodes;
-using ModWsgi.Core.Build;
+using System.Text;
+using ModWsgi.Core.Cache;
 using ModWsgi.Core.Destinations;
 using ModWsgi.Core.Diagnostics;
 using ModWsgi.Core.Engine;
+using ModWsgi.Core.Layers;
+using ModWsgi.Core.Oci;
 using ModWsgi.Core.Pipeline;
+using ModWsgi.Core.Project;
 using ModWsgi.Core.Steps;
 
 namespace ModWsgi.Core.Tests;

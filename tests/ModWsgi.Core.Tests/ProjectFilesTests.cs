@@ -1,8 +1,9 @@
-using ModWsgi.Core.Build;
+using ModWsgi.Core.Cache;
 using ModWsgi.Core.Diagnostics;
 using ModWsgi.Core.Layers;
 using ModWsgi.Core.Oci;
 using ModWsgi.Core.Project;
+using ModWsgi.Core.Steps;
 
 namespace ModWsgi.Core.Tests;
 

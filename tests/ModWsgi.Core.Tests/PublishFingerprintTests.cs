@@ -1,4 +1,4 @@
-using ModWsgi.Core.Build;
+using ModWsgi.Core.Project;
 using ModWsgi.Core.Pipeline;
 using ModWsgi.Core.Steps;
 

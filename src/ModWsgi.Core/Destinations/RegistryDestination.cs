@@ -6,7 +6,7 @@ using ModWsgi.Core.Steps;
 namespace ModWsgi.Core.Destinations;
 
 /// <summary>A registry (ContainerRegistry): blobs it lacks, then the manifest once per tag.</summary>
-public sealed class RegistryDestination(RegistryClient client, OciImageAssembler assembler, Build.BuildCache cache, ImageBuildOptions options, ILogger logger)
+public sealed class RegistryDestination(RegistryClient client, OciImageAssembler assembler, Cache.BuildCache cache, ImageBuildOptions options, ILogger logger)
     : IImageDestination
 {
     private readonly string registry = options.Registry ?? throw new ArgumentException("No registry in the options.", nameof(options));

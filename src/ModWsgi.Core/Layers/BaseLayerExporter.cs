@@ -11,7 +11,7 @@ namespace ModWsgi.Core.Layers;
 /// </summary>
 public static class BaseLayerExporter
 {
-    public static async Task<IReadOnlyList<Layer>> EnsureAsync(IContainerEngine engine, Oci.BaseImage baseImage, Build.BuildCache cache, CancellationToken cancellationToken)
+    public static async Task<IReadOnlyList<Layer>> EnsureAsync(IContainerEngine engine, Oci.BaseImage baseImage, Cache.BuildCache cache, CancellationToken cancellationToken)
     {
         if (cache.FindBaseLayers(baseImage.Id) is { } cached)
             return cached;

@@ -3,22 +3,6 @@ using System.Text.Json.Nodes;
 
 namespace ModWsgi.Core.Oci;
 
-/// <summary>The runtime settings the image config carries.</summary>
-public sealed record ImageSettings
-{
-    public IReadOnlyList<string> Entrypoint { get; init; } = [];
-    public IReadOnlyList<string> Cmd { get; init; } = [];
-    public string WorkingDir { get; init; } = "/";
-    public IReadOnlyList<string> Env { get; init; } = [];
-    public IReadOnlyList<string> ExposedPorts { get; init; } = [];
-    public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
-    public string? User { get; init; }
-    public string? StopSignal { get; init; }
-}
-
-/// <summary>A layer the image adds on top of its base, with the history line that describes it.</summary>
-public sealed record AddedLayer(Layer Layer, string CreatedBy);
-
 /// <summary>
 /// Writes the OCI image config: the base image's platform and layers, our layers, settings and history,
 /// with every time set to the build epoch and a fixed property order, so equal inputs give equal bytes.
@@ -86,16 +70,4 @@ public static class ImageConfigWriter
     }
 
     private static JsonArray Array(IEnumerable<string> values) => new(values.Select(v => (JsonNode?)JsonValue.Create(v)).ToArray());
-}
-
-/// <summary>What the builder knows of the base image from the engine.</summary>
-public sealed record BaseImage(string Name, string Id, string Architecture, string Os, IReadOnlyList<string> DiffIds, IReadOnlyList<string> Env)
-{
-    public static BaseImage FromInspect(string name, JsonObject inspect) => new(
-        name,
-        inspect["Id"]!.GetValue<string>(),
-        inspect["Architecture"]?.GetValue<string>() ?? "amd64",
-        inspect["Os"]?.GetValue<string>() ?? "linux",
-        inspect["RootFS"]?["Layers"]?.AsArray().Select(l => l!.GetValue<string>()).ToArray() ?? [],
-        inspect["Config"]?["Env"]?.AsArray().Select(e => e!.GetValue<string>()).ToArray() ?? []);
 }

@@ -1,10 +1,12 @@
 using System.Reflection;
 using System.Security.Cryptography;
-using System.Text;
-using System.Text.Json;
 using System.Text.Json.Serialization;
-using ModWsgi.Core.Build;
+using System.Text.Json;
+using System.Text;
+using ModWsgi.Core.Cache;
+using ModWsgi.Core.Layers;
 using ModWsgi.Core.Oci;
+using ModWsgi.Core.Pipeline;
 using ModWsgi.Core.Project;
 using ModWsgi.Core.Steps;
 

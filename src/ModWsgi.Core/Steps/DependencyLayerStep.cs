@@ -1,10 +1,12 @@
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
-using ModWsgi.Core.Build;
+using ModWsgi.Core.Cache;
 using ModWsgi.Core.Engine;
 using ModWsgi.Core.Layers;
 using ModWsgi.Core.Oci;
+using ModWsgi.Core.Pipeline;
 using ModWsgi.Core.Project;
+using ModWsgi.Core.Steps;
 
 namespace ModWsgi.Core.Steps;
 

@@ -1,6 +1,6 @@
 using ModWsgi.Core.Diagnostics;
 
-namespace ModWsgi.Core.Build;
+namespace ModWsgi.Core.Project;
 
 /// <summary>Catches project settings that would only fail when the container starts, at build time instead.</summary>
 public static class ServerOptionsValidator

@@ -3,7 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using ModWsgi.Core.Oci;
 
-namespace ModWsgi.Core.Build;
+namespace ModWsgi.Core.Cache;
 
 /// <summary>
 /// The on-disk cache that survives across builds: a content-addressed blob store (layers), dependency

@@ -1,8 +1,9 @@
 using System.Text;
 using ModWsgi.Core.Oci;
 using ModWsgi.Core.Project;
+using ModWsgi.Core.Steps;
 
-namespace ModWsgi.Core.Build;
+namespace ModWsgi.Core.Cache;
 
 /// <summary>
 /// The dependency layer's cache key: a digest over named components — the base image, the runtime layer,

@@ -2,14 +2,7 @@ using ModWsgi.Core.Diagnostics;
 using ModWsgi.Core.Project;
 using ModWsgi.Core.Python;
 
-namespace ModWsgi.Core.Build;
-
-/// <summary>One command run inside the build container, under a ` -----> Title` header.</summary>
-public sealed record BuildStep(string Name, string Title, string Script)
-{
-    /// <summary>The code a non-zero exit is reported with.</summary>
-    public DiagnosticCode FailureCode { get; init; } = DiagnosticCodes.BuildStepFailed;
-}
+namespace ModWsgi.Core.Steps;
 
 /// <summary>A warning found while planning, with its diagnostic code.</summary>
 public sealed record PlanWarning(DiagnosticCode Code, string Message);

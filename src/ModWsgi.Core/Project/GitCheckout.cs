@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 
-namespace ModWsgi.Core.Build;
+namespace ModWsgi.Core.Project;
 
 /// <summary>
 /// What a build takes from the git checkout the project is in (all null outside one): the commit, its time

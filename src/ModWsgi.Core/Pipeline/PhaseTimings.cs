@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 
-namespace ModWsgi.Core.Build;
+namespace ModWsgi.Core.Pipeline;
 
 /// <summary>
 /// Wall time per build phase, logged as one debug line at the end ("timings: inspect-base 52 ms, …"):

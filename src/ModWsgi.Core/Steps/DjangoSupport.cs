@@ -2,7 +2,7 @@ using System.Text.Json;
 using ModWsgi.Core.Diagnostics;
 using ModWsgi.Core.Project;
 
-namespace ModWsgi.Core.Build;
+namespace ModWsgi.Core.Steps;
 
 /// <summary>What Django itself says about a project, read inside the build container after pip.</summary>
 public sealed record DjangoSettings(string? StaticUrl, string StaticRoot, string? WsgiApplication, bool StaticRootDefaulted);

@@ -1,6 +1,7 @@
 using System.Globalization;
+using ModWsgi.Core.Project;
 
-namespace ModWsgi.Core.Build;
+namespace ModWsgi.Core.Layers;
 
 /// <summary>
 /// The time every layer entry is clamped to and the image's created time: SOURCE_DATE_EPOCH when set, else

@@ -1,6 +1,7 @@
 using System.Globalization;
+using ModWsgi.Core.Project;
 
-namespace ModWsgi.Core.Build;
+namespace ModWsgi.Core.Oci;
 
 /// <summary>The org.opencontainers.image.* labels: known facts only, project labels win.</summary>
 public static class ImageLabels
