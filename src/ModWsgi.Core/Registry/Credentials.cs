@@ -54,8 +54,14 @@ public sealed class DockerConfigCredentialStore : ICredentialStore
     /// <param name="runHelper">Runs <c>helperExe get</c> with the given stdin; null runs the real process.</param>
     public DockerConfigCredentialStore(Func<string, string?> getEnv, string? configPath = null,
         Func<string, string, (int Exit, string Stdout, string Stderr)>? runHelper = null)
-        : this(RegistryCredentialSources.From(getEnv) is var sources && configPath is not null ? sources with { DockerConfigPath = configPath } : sources, runHelper)
+        : this(Sources(getEnv, configPath), runHelper)
     {
+    }
+
+    private static RegistryCredentialSources Sources(Func<string, string?> getEnv, string? configPath)
+    {
+        var sources = RegistryCredentialSources.From(getEnv);
+        return configPath is null ? sources : sources with { DockerConfigPath = configPath };
     }
 
     public string ConfigPath => _sources.DockerConfigPath;
