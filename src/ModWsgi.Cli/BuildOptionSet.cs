@@ -79,14 +79,15 @@ internal sealed class BuildOptionSet
     }
 
     /// <summary>The build's options: the .proj's settings (if any) overridden by the command line.</summary>
-    public ResolvedBuild Resolve(ParseResult result)
+    /// <param name="variables">The command's environment (MSBuild reads it as properties); null for this process's.</param>
+    public ResolvedBuild Resolve(ParseResult result, IReadOnlyDictionary<string, string?>? variables = null)
     {
         var directory = Path.GetFullPath(result.GetValue(ProjectDirectory) ?? ".");
         if (!Directory.Exists(directory))
             throw new ModWsgiException(DiagnosticCodes.ProjectDirectoryMissing,
                 $"The project folder '{directory}' does not exist: pass the folder that holds wsgi.py and requirements.txt.");
         var globalProperties = GlobalProperties(result);
-        var project = ProjectEvaluator.Find(directory, globalProperties);
+        var project = ProjectEvaluator.Find(directory, globalProperties, variables);
         var values = project?.Values ?? WithoutProject(globalProperties);
         // Where an image goes is publish's business: build, run and shell always use the local engine.
         if (!_publishing)

@@ -16,8 +16,11 @@ internal sealed class CliHost
 
     public TextWriter Error { get; init; } = Console.Error;
 
-    /// <summary>The command's environment variables: this process's, or (in the build server) the client's.</summary>
-    public Func<string, string?> Variable { get; init; } = Environment.GetEnvironmentVariable;
+    /// <summary>The command's environment variables: null for this process's, or (in the build server) the client's.</summary>
+    public IReadOnlyDictionary<string, string?>? Variables { get; init; }
+
+    /// <summary>One variable of <see cref="Variables"/>.</summary>
+    public Func<string, string?> Variable => Variables is { } variables ? variables.GetValueOrDefault : Environment.GetEnvironmentVariable;
 
     /// <summary>The build environment Core gets, resolved from <see cref="Variable"/>.</summary>
     public BuildEnvironment BuildEnvironment => BuildEnvironment.From(Variable);

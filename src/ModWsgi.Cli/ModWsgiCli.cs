@@ -207,7 +207,7 @@ internal sealed class ModWsgiCli
     private async Task<(ImageBuildOptions Options, PublishResult Result)> BuildAsync(BuildOptionSet set, ParseResult parsed, ILogger logger, CancellationToken token)
     {
         var resolving = System.Diagnostics.Stopwatch.StartNew();
-        var build = set.Resolve(parsed);
+        var build = set.Resolve(parsed, _host.Variables);
         if (build.Project is { } project)
         {
             logger.LogInformation("Project {Path}", project.Path);

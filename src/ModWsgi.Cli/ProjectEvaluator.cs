@@ -33,7 +33,8 @@ internal static class ProjectEvaluator
     private static readonly Dictionary<string, CachedEvaluation> Cache = new(StringComparer.Ordinal);
 
     /// <summary>The folder's ModWsgi.Sdk project, evaluated, or null when it has none; several is a usage error, as it is for MSBuild.</summary>
-    public static ProjectFile? Find(string directory, IReadOnlyDictionary<string, string> globalProperties)
+    /// <param name="variables">The environment the evaluation sees (MSBuild reads it as properties); null for this process's.</param>
+    public static ProjectFile? Find(string directory, IReadOnlyDictionary<string, string> globalProperties, IReadOnlyDictionary<string, string?>? variables = null)
     {
         var candidates = Directory.Exists(directory)
             ? Directory.GetFiles(directory, "*.proj").Where(UsesModWsgiSdk).Order(StringComparer.Ordinal).ToArray()
@@ -41,23 +42,24 @@ internal static class ProjectEvaluator
         return candidates.Length switch
         {
             0 => null,
-            1 => Evaluate(candidates[0], globalProperties),
+            1 => Evaluate(candidates[0], globalProperties, variables),
             _ => throw new UsageException(
                 $"'{directory}' has several ModWsgi.Sdk project files ({string.Join(", ", candidates.Select(Path.GetFileName))}): keep one, or give the settings as options in a folder without a .proj."),
         };
     }
 
-    public static ProjectFile Evaluate(string path, IReadOnlyDictionary<string, string> globalProperties)
+    public static ProjectFile Evaluate(string path, IReadOnlyDictionary<string, string> globalProperties, IReadOnlyDictionary<string, string?>? variables = null)
     {
         path = Path.GetFullPath(path);
-        var key = CacheKey(path, globalProperties);
+        variables ??= ProcessEnvironment.Snapshot();
+        var key = CacheKey(path, globalProperties, variables);
         lock (Cache)
         {
             if (Cache.TryGetValue(path, out var cached) && cached.Key == key && cached.Inputs.All(input => input.Unchanged()))
                 return new ProjectFile(path, cached.Values) { Reused = true };
         }
         MSBuildRegistration.EnsureRegistered(Path.GetDirectoryName(path)!);
-        var (values, imports) = MSBuildEvaluation.Evaluate(path, globalProperties, SdkFiles.SdkDirectory);
+        var (values, imports) = ProcessEnvironment.While(variables, () => MSBuildEvaluation.Evaluate(path, globalProperties, SdkFiles.SdkDirectory));
         var inputs = imports.Append(path).Concat(DirectoryBuildCandidates(path)).Distinct(StringComparer.Ordinal)
             .Select(FileStamp.Of).ToArray();
         lock (Cache)
@@ -76,14 +78,13 @@ internal static class ProjectEvaluator
     }
 
     /// <summary>Everything else evaluation reads: global properties, the environment (MSBuild properties too) and the SDK copy.</summary>
-    private static string CacheKey(string path, IReadOnlyDictionary<string, string> globalProperties)
+    private static string CacheKey(string path, IReadOnlyDictionary<string, string> globalProperties, IReadOnlyDictionary<string, string?> variables)
     {
         var text = new StringBuilder(path).Append('\n').Append(SdkFiles.SdkDirectory).Append('\n');
         foreach (var (name, value) in globalProperties.OrderBy(p => p.Key, StringComparer.OrdinalIgnoreCase))
             text.Append(name).Append('=').Append(value).Append('\n');
-        var environment = Environment.GetEnvironmentVariables();
-        foreach (var name in environment.Keys.Cast<string>().Order(StringComparer.Ordinal))
-            text.Append(name).Append('=').Append(environment[name]).Append('\n');
+        foreach (var (name, value) in variables.OrderBy(v => v.Key, StringComparer.Ordinal))
+            text.Append(name).Append('=').Append(value).Append('\n');
         return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
     }
 
@@ -120,6 +121,58 @@ internal static class ProjectEvaluator
         }
 
         public bool Unchanged() => Of(Path) == this;
+    }
+}
+
+/// <summary>
+/// MSBuild takes environment variables as properties from the process environment only: no evaluation API
+/// accepts another set. So a build server evaluating a client's project gives the process the client's
+/// variables for the evaluation alone, one evaluation at a time, and puts its own back afterwards. Core's build
+/// never reads the process environment (it gets a <see cref="Core.BuildEnvironment"/>).
+/// </summary>
+internal static class ProcessEnvironment
+{
+    private static readonly Lock Gate = new();
+
+    /// <summary>Set by Microsoft.Build.Locator's registration to point MSBuild at the .NET SDK: the process's stay.</summary>
+    private static readonly string[] LocatorVariables = ["MSBUILD_EXE_PATH", "MSBuildExtensionsPath", "MSBuildSDKsPath"];
+
+    public static IReadOnlyDictionary<string, string?> Snapshot() =>
+        Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
+            .ToDictionary(e => (string)e.Key, e => (string?)e.Value, StringComparer.Ordinal);
+
+    public static T While<T>(IReadOnlyDictionary<string, string?> variables, Func<T> work)
+    {
+        lock (Gate)
+        {
+            var own = Snapshot();
+            var target = variables.Where(v => !LocatorVariables.Contains(v.Key, StringComparer.Ordinal))
+                .Concat(own.Where(v => LocatorVariables.Contains(v.Key, StringComparer.Ordinal)))
+                .ToDictionary(v => v.Key, v => v.Value, StringComparer.Ordinal);
+            if (SameAs(own, target))
+                return work();
+            Apply(target, own);
+            try
+            {
+                return work();
+            }
+            finally
+            {
+                Apply(own, target);
+            }
+        }
+    }
+
+    private static bool SameAs(IReadOnlyDictionary<string, string?> a, IReadOnlyDictionary<string, string?> b) =>
+        a.Count == b.Count && a.All(p => b.TryGetValue(p.Key, out var value) && value == p.Value);
+
+    /// <summary>Makes the process environment <paramref name="target"/>, given that it is <paramref name="current"/> now.</summary>
+    private static void Apply(IReadOnlyDictionary<string, string?> target, IReadOnlyDictionary<string, string?> current)
+    {
+        foreach (var name in current.Keys.Where(name => !target.ContainsKey(name)))
+            Environment.SetEnvironmentVariable(name, null);
+        foreach (var (name, value) in target)
+            Environment.SetEnvironmentVariable(name, value);
     }
 }
 

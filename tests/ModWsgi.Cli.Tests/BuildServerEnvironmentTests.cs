@@ -21,19 +21,25 @@ public sealed class BuildServerEnvironmentTests : IDisposable
     public async Task A_request_builds_with_the_clients_environment_and_the_servers_own_stays_unchanged()
     {
         _folder.Write("app/wsgi.py", "def application(e, s):\n    pass\n");
+        // MSBuild reads environment variables as properties: the evaluation must see the client's, not the server's.
+        _folder.Write("app/app.proj", "<Project Sdk=\"ModWsgi.Sdk/0.1.0\"><PropertyGroup><ContainerRepository>$(MODWSGI_TEST_CLIENT_REPOSITORY)</ContainerRepository></PropertyGroup></Project>");
         // A folder the server creates itself (0700): it listens only in a folder that is this user's alone.
         var endpoint = new BuildServerEndpoint(Path.Combine(_folder.Path, "sockets", "server.sock"));
+        // Finding MSBuild sets its variables once per process (Microsoft.Build.Locator): process set-up, not a request's doing.
+        MSBuildRegistration.EnsureRegistered(_folder.Path);
         var before = ProcessEnvironment();
         BuildEnvironment? seen = null;
+        ImageBuildOptions? built = null;
         var host = new BuildServerHost(endpoint, TimeSpan.FromMinutes(1), served => new ModWsgiCli(new CliHost
         {
             Out = served.Out,
             Error = served.Error,
             StdinIsTerminal = false,
-            Variable = served.Variable,
+            Variables = served.Variables,
             Publish = (options, environment, _, _) =>
             {
                 seen = environment;
+                built = options;
                 return Task.FromResult(new PublishResult("sha256:" + new string('b', 64), null, options.ImageNames(), null));
             },
         }), TextWriter.Null);
@@ -49,7 +55,7 @@ public sealed class BuildServerEnvironmentTests : IDisposable
             using var connection = new BuildServerConnection(socket);
             Assert.True(connection.Send(new JsonObject
             {
-                ["args"] = new JsonArray("build", Path.Combine(_folder.Path, "app"), "--repository", "served"),
+                ["args"] = new JsonArray("build", Path.Combine(_folder.Path, "app")),
                 ["env"] = new JsonObject
                 {
                     ["DOCKER_HOST"] = "unix:///client/docker.sock",
@@ -57,6 +63,7 @@ public sealed class BuildServerEnvironmentTests : IDisposable
                     ["MODWSGI_CACHE_DIR"] = "/client/cache",
                     ["DOTNET_CONTAINER_INSECURE_REGISTRIES"] = "registry.client:5000",
                     ["HOME"] = "/home/client",
+                    ["MODWSGI_TEST_CLIENT_REPOSITORY"] = "from-client",
                 },
             }));
             int? exit = null;
@@ -82,7 +89,10 @@ public sealed class BuildServerEnvironmentTests : IDisposable
         Assert.Equal(["registry.client:5000"], seen.InsecureRegistries);
         Assert.Equal("/home/client/.docker/config.json", seen.Credentials.DockerConfigPath);
         Assert.Null(seen.Credentials.SearchPath); // the client sent no PATH: the server's is not used in its place
-        Assert.Equal(before, ProcessEnvironment());
+        Assert.Equal("from-client", built?.Repository);
+        var after = ProcessEnvironment();
+        Assert.True(before.SequenceEqual(after), "the server's environment changed: " + string.Join(", ",
+            after.Except(before).Select(p => "+" + p.Key + "=" + p.Value).Concat(before.Except(after).Select(p => "-" + p.Key))));
     }
 
     private static SortedDictionary<string, string?> ProcessEnvironment() =>

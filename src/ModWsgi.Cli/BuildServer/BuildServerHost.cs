@@ -153,7 +153,7 @@ internal sealed class BuildServerHost(BuildServerEndpoint endpoint, TimeSpan idl
         using var error = new ForwardingWriter(connection, "err");
         try
         {
-            return await createCli(new CliHost { Out = output, Error = error, StdinIsTerminal = false, Variable = environment.GetValueOrDefault })
+            return await createCli(new CliHost { Out = output, Error = error, StdinIsTerminal = false, Variables = environment })
                 .InvokeAsync(args, cancel.Token).ConfigureAwait(false);
         }
         finally
