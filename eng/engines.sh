@@ -72,9 +72,19 @@ await() {
   until "$@" >/dev/null 2>&1; do [ $SECONDS -lt $until_ ] || return 1; sleep .2; done
 }
 
+# Waits up to SECONDS for COMMAND to succeed while the daemon in PIDFILE lives.
+await_daemon() {
+  local pidfile="$1" seconds="$2"; shift 2
+  local until_=$((SECONDS + seconds))
+  until "$@" >/dev/null 2>&1; do
+    [ $SECONDS -lt $until_ ] && live_pid "$pidfile" >/dev/null || return 1
+    sleep .2
+  done
+}
+
 fail_with_log() { # NAME MESSAGE LOG...
   local name="$1" message="$2"; shift 2
-  for log in "$@"; do [ -f "$log" ] && { echo "---- tail of $log" >&2; tail -n 40 "$log" >&2; }; done
+  for log in "$@"; do [ -f "$log" ] && { echo "---- tail of $log" >&2; tail -n 25 "$log" >&2; }; done
   die "$name: $message"
 }
 
@@ -197,14 +207,14 @@ start_docker26() {
   [ "$name" = d26min ] && min_api=(DOCKER_MIN_API_VERSION=1.44)
   # Its own containerd: otherwise dockerd adopts the host engine's /run/containerd.
   spawn "$dir/containerd.pid" "$dir/containerd.log" "$dir/containerd.toml" env PATH="$path" "$root/usr/bin/containerd" --config "$dir/containerd.toml"
-  await 30 test -S "$dir/containerd.sock" || fail_with_log "$name" "its containerd did not start" "$dir/containerd.log"
+  await_daemon "$dir/containerd.pid" 30 test -S "$dir/containerd.sock" || fail_with_log "$name" "its containerd did not start" "$dir/containerd.log"
   # Its own bridge and no iptables: the host engine's docker0 and chains stay as they are.
   spawn "$dir/dockerd.pid" "$dir/dockerd.log" "$dir/docker.sock" env PATH="$path" "${min_api[@]}" "$root/usr/sbin/dockerd" \
     --config-file "$dir/daemon.json" --containerd "$dir/containerd.sock" \
     --data-root "$dir/data" --exec-root "$dir/exec" --pidfile "$dir/exec/dockerd.pid" -H "unix://$dir/docker.sock" \
     --bridge "${name}br0" --iptables=false --ip6tables=false --ip-masq=false --cgroup-parent "/$name" \
     --userland-proxy-path "$root/usr/sbin/docker-proxy"
-  await 60 answers "$name" || fail_with_log "$name" "dockerd did not answer on $dir/docker.sock" "$dir/dockerd.log" "$dir/containerd.log"
+  await_daemon "$dir/dockerd.pid" 60 answers "$name" || fail_with_log "$name" "dockerd did not answer on $dir/docker.sock" "$dir/dockerd.log" "$dir/containerd.log"
   took "daemon up ($name)" "$started"
   load_base "$name"
 }
@@ -259,7 +269,7 @@ start_podman() {
   rm -f "$podman_socket"
   local env_=(); mapfile -t env_ < <(podman_env)
   spawn "$dir/podman.pid" "$dir/podman.log" "$podman_socket" env "${env_[@]}" podman system service --time=0 "unix://$podman_socket"
-  await 60 answers podman || fail_with_log podman "podman system service did not answer on $podman_socket" "$dir/podman.log"
+  await_daemon "$dir/podman.pid" 60 answers podman || fail_with_log podman "podman system service did not answer on $podman_socket" "$dir/podman.log"
   took "daemon up (podman)" "$started"
   load_base podman
 }
@@ -298,7 +308,15 @@ remove_netavark_rules() {
 }
 
 # ---- subcommands
-start() { local n; select_engines "$@"; for n in "${selected[@]}"; do if [ "$n" = podman ]; then start_podman; else start_docker26 "$n"; fi; done; }
+start() {
+  local n
+  select_engines "$@"
+  for n in "${selected[@]}"; do
+    # a start that fails leaves nothing running (its logs stay in the state folder)
+    if [ "$n" = podman ]; then (start_podman) || { stop podman; exit 1; }
+    else (start_docker26 "$n") || { stop "$n"; exit 1; }; fi
+  done
+}
 stop() {
   local n started
   select_engines "$@"
