@@ -190,7 +190,8 @@ ensure_bridge() { # NAME OCTET
 
 start_docker26() {
   local name="$1" dir; dir="$(engine_dir "$1")"
-  if live_pid "$dir/dockerd.pid" >/dev/null && answers "$name"; then return 0; fi
+  # Running: only the base image is brought up to date (the host's may have been rebuilt since).
+  if live_pid "$dir/dockerd.pid" >/dev/null && answers "$name"; then load_base "$name"; return 0; fi
   stop_docker26 "$name" # whatever is left of an earlier run
   download_docker26
   local started; started="$(now)"
@@ -249,7 +250,7 @@ podman_env() {
 
 start_podman() {
   local dir; dir="$(engine_dir podman)"
-  if live_pid "$dir/podman.pid" >/dev/null && answers podman; then return 0; fi
+  if live_pid "$dir/podman.pid" >/dev/null && answers podman; then load_base podman; return 0; fi
   stop_podman
   local started; started="$(now)"
   if ! command -v podman >/dev/null; then
