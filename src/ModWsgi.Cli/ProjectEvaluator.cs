@@ -30,6 +30,7 @@ internal sealed record ProjectFile(string Path, SettingValues Values)
 /// </summary>
 internal static class ProjectEvaluator
 {
+    /// <summary>Read and written under <see cref="ProcessEnvironment"/>'s lock only.</summary>
     private static readonly Dictionary<string, CachedEvaluation> Cache = new(StringComparer.Ordinal);
 
     /// <summary>The folder's ModWsgi.Sdk project, evaluated, or null when it has none; several is a usage error, as it is for MSBuild.</summary>
@@ -51,20 +52,19 @@ internal static class ProjectEvaluator
     public static ProjectFile Evaluate(string path, IReadOnlyDictionary<string, string> globalProperties, IReadOnlyDictionary<string, string?>? variables = null)
     {
         path = Path.GetFullPath(path);
-        variables ??= ProcessEnvironment.Snapshot();
-        var key = CacheKey(path, globalProperties, variables);
-        lock (Cache)
+        // First: registering sets MSBuild's own variables in the process, which every evaluation then keeps.
+        MSBuildRegistration.EnsureRegistered(Path.GetDirectoryName(path)!);
+        return ProcessEnvironment.While(variables, environment =>
         {
+            var key = CacheKey(path, globalProperties, environment);
             if (Cache.TryGetValue(path, out var cached) && cached.Key == key && cached.Inputs.All(input => input.Unchanged()))
                 return new ProjectFile(path, cached.Values) { Reused = true };
-        }
-        MSBuildRegistration.EnsureRegistered(Path.GetDirectoryName(path)!);
-        var (values, imports) = ProcessEnvironment.While(variables, () => MSBuildEvaluation.Evaluate(path, globalProperties, SdkFiles.SdkDirectory));
-        var inputs = imports.Append(path).Concat(DirectoryBuildCandidates(path)).Distinct(StringComparer.Ordinal)
-            .Select(FileStamp.Of).ToArray();
-        lock (Cache)
+            var (values, imports) = MSBuildEvaluation.Evaluate(path, globalProperties, SdkFiles.SdkDirectory);
+            var inputs = imports.Append(path).Concat(DirectoryBuildCandidates(path)).Distinct(StringComparer.Ordinal)
+                .Select(FileStamp.Of).ToArray();
             Cache[path] = new CachedEvaluation(key, values, inputs);
-        return new ProjectFile(path, values);
+            return new ProjectFile(path, values);
+        });
     }
 
     /// <summary>Directory.Build.props/.targets in the project's folder and above: one created later changes the evaluation.</summary>
@@ -128,7 +128,8 @@ internal static class ProjectEvaluator
 /// MSBuild takes environment variables as properties from the process environment only: no evaluation API
 /// accepts another set. So a build server evaluating a client's project gives the process the client's
 /// variables for the evaluation alone, one evaluation at a time, and puts its own back afterwards. Core's build
-/// never reads the process environment (it gets a <see cref="Core.BuildEnvironment"/>).
+/// never reads the process environment (it gets a <see cref="Core.BuildEnvironment"/>). Every evaluation (and the
+/// evaluation cache) runs under one lock, so none reads the environment while another has it swapped.
 /// </summary>
 internal static class ProcessEnvironment
 {
@@ -141,20 +142,23 @@ internal static class ProcessEnvironment
         Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
             .ToDictionary(e => (string)e.Key, e => (string?)e.Value, StringComparer.Ordinal);
 
-    public static T While<T>(IReadOnlyDictionary<string, string?> variables, Func<T> work)
+    /// <param name="variables">The environment <paramref name="work"/> runs in; null for the process's own.</param>
+    public static T While<T>(IReadOnlyDictionary<string, string?>? variables, Func<IReadOnlyDictionary<string, string?>, T> work)
     {
         lock (Gate)
         {
             var own = Snapshot();
+            if (variables is null)
+                return work(own);
             var target = variables.Where(v => !LocatorVariables.Contains(v.Key, StringComparer.Ordinal))
                 .Concat(own.Where(v => LocatorVariables.Contains(v.Key, StringComparer.Ordinal)))
                 .ToDictionary(v => v.Key, v => v.Value, StringComparer.Ordinal);
             if (SameAs(own, target))
-                return work();
+                return work(own);
             Apply(target, own);
             try
             {
-                return work();
+                return work(target);
             }
             finally
             {

@@ -11,6 +11,7 @@ namespace ModWsgi.Cli.Tests;
 /// A server in this process, its build replaced by a recorder: a request's environment reaches the build as its
 /// <see cref="BuildEnvironment"/>, and the server's own process environment is left exactly as it was.
 /// </summary>
+[Collection(ProcessEnvironmentCollection.Name)]
 public sealed class BuildServerEnvironmentTests : IDisposable
 {
     private readonly TempDirectory _folder = new("modwsgi-server-env");
@@ -97,4 +98,14 @@ public sealed class BuildServerEnvironmentTests : IDisposable
 
     private static SortedDictionary<string, string?> ProcessEnvironment() =>
         new(Environment.GetEnvironmentVariables().Cast<DictionaryEntry>().ToDictionary(e => (string)e.Key, e => (string?)e.Value), StringComparer.Ordinal);
+}
+
+/// <summary>
+/// Serving a request swaps the client's variables into this process for the .proj's evaluation: no other test
+/// may run (and start processes, which inherit the environment) meanwhile, nor read the environment to compare.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class ProcessEnvironmentCollection
+{
+    public const string Name = "process environment";
 }
