@@ -12,12 +12,27 @@ public sealed record BuildEnvironment
     /// <summary>Every variable <see cref="From"/> reads, for documentation and for front ends that forward them.</summary>
     public static readonly IReadOnlyList<string> Variables =
     [
-        "DOCKER_HOST", "XDG_RUNTIME_DIR", "MODWSGI_CACHE_DIR", "XDG_CACHE_HOME", "HOME", "SOURCE_DATE_EPOCH",
+        "DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_TLS", "DOCKER_CERT_PATH", "DOCKER_CONTEXT", "XDG_RUNTIME_DIR", "MODWSGI_CACHE_DIR", "XDG_CACHE_HOME", "HOME", "SOURCE_DATE_EPOCH",
         .. RegistryCredentialSources.Variables, RegistryClientOptions.InsecureRegistriesVariable,
     ];
 
     /// <summary>DOCKER_HOST: the engine endpoint when the project names none; null means the default socket.</summary>
     public string? DockerHost { get; init; }
+
+    /// <summary>DOCKER_TLS_VERIFY set to anything (as the docker CLI reads it): TLS to a tcp:// engine, its certificate verified.</summary>
+    public bool DockerTlsVerify { get; init; }
+
+    /// <summary>DOCKER_TLS set: TLS to a tcp:// engine without verifying it (the docker CLI's --tls).</summary>
+    public bool DockerTls { get; init; }
+
+    /// <summary>DOCKER_CERT_PATH: the folder with ca.pem, cert.pem, key.pem; null means <see cref="DockerConfigDirectory"/>.</summary>
+    public string? DockerCertPath { get; init; }
+
+    /// <summary>DOCKER_CONTEXT: the docker context to use when no DOCKER_HOST is given (else config.json's currentContext).</summary>
+    public string? DockerContext { get; init; }
+
+    /// <summary>The docker CLI's config folder ($DOCKER_CONFIG, else ~/.docker): config.json, contexts/, default certificates.</summary>
+    public string DockerConfigDirectory { get; init; } = "";
 
     /// <summary>XDG_RUNTIME_DIR: where Podman's rootless socket lives (LocalRegistry=Podman).</summary>
     public string? RuntimeDirectory { get; init; }
@@ -39,13 +54,19 @@ public sealed record BuildEnvironment
     {
         string? Value(string name) => variable(name) is { Length: > 0 } value ? value : null;
         var cacheHome = Value("XDG_CACHE_HOME") ?? Path.Combine(HomeDirectory(variable), ".cache");
+        var credentials = RegistryCredentialSources.From(variable);
         return new BuildEnvironment
         {
             DockerHost = Value("DOCKER_HOST"),
+            DockerTlsVerify = Value("DOCKER_TLS_VERIFY") is not null,
+            DockerTls = Value("DOCKER_TLS") is not null,
+            DockerCertPath = Value("DOCKER_CERT_PATH"),
+            DockerContext = Value("DOCKER_CONTEXT"),
+            DockerConfigDirectory = Path.GetDirectoryName(credentials.DockerConfigPath)!,
             RuntimeDirectory = Value("XDG_RUNTIME_DIR"),
             CacheDirectory = Value("MODWSGI_CACHE_DIR") ?? Path.Combine(cacheHome, "modwsgi"),
             SourceDateEpoch = Value("SOURCE_DATE_EPOCH"),
-            Credentials = RegistryCredentialSources.From(variable),
+            Credentials = credentials,
             InsecureRegistries = RegistryClientOptions.ParseList(Value(RegistryClientOptions.InsecureRegistriesVariable)),
         };
     }

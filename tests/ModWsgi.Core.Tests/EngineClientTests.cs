@@ -54,7 +54,6 @@ public sealed class EngineClientTests : IDisposable
     }
 
     [Theory]
-    [InlineData("ssh://user@build-host")]
     [InlineData("npipe:////./pipe/docker_engine")]
     [InlineData("/var/run/docker.sock")]
     public void Parse_UnsupportedScheme_IsMODWSGI3004(string host)

@@ -45,6 +45,11 @@ public static class DiagnosticCodes
     public static readonly DiagnosticCode InvalidEngineEndpoint = new(3004, "DOCKER_HOST is not a supported endpoint");
     public static readonly DiagnosticCode ImageNotFound = new(3005, "The engine has no image of that name");
     public static readonly DiagnosticCode DockerCliMissing = new(3006, "The docker CLI is not installed");
+    public static readonly DiagnosticCode EngineTlsFailed = new(3010, "The TLS connection to the engine failed");
+    public static readonly DiagnosticCode EngineTlsFilesInvalid = new(3011, "The engine's TLS certificate files are missing or unreadable");
+    public static readonly DiagnosticCode EngineExpectsTls = new(3012, "The engine speaks TLS but the client was not told to");
+    public static readonly DiagnosticCode DockerContextInvalid = new(3013, "The docker context is unknown or unreadable");
+    public static readonly DiagnosticCode EngineSshFailed = new(3014, "The ssh connection to the engine failed");
 
     // 4xxx task plumbing
     public static readonly DiagnosticCode UnexpectedFailure = new(4001, "An unexpected internal error");

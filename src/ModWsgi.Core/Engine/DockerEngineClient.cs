@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Http.Headers;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -9,7 +8,7 @@ using ModWsgi.Core.Diagnostics;
 namespace ModWsgi.Core.Engine;
 
 /// <summary>
-/// A small Docker Engine API client (also spoken by Podman): HTTP over the unix socket or TCP.
+/// A small Docker Engine API client (also spoken by Podman): HTTP over the unix socket, TCP, TLS or ssh (see <see cref="EngineTransport"/>).
 /// We own it because Docker.DotNet is not obtainable here and we need only a dozen calls.
 /// </summary>
 public sealed class DockerEngineClient : IContainerEngine, IDisposable
@@ -22,26 +21,9 @@ public sealed class DockerEngineClient : IContainerEngine, IDisposable
     {
         Endpoint = endpoint;
         var handler = new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30) };
-        if (endpoint.SocketPath is { } socketPath)
-        {
-            handler.ConnectCallback = async (_, token) =>
-            {
-                var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-                try
-                {
-                    await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), token).ConfigureAwait(false);
-                    return new NetworkStream(socket, ownsSocket: true);
-                }
-                catch
-                {
-                    socket.Dispose();
-                    throw;
-                }
-            };
-        }
-        var baseUri = endpoint.TcpBase ?? new Uri("http://localhost/");
+        var baseUri = EngineTransport.BaseAddress(endpoint);
         // Builds stream for minutes (pip, apt): no overall timeout; callers cancel instead.
-        _http = new HttpClient(handler) { BaseAddress = new Uri(baseUri, ApiVersion + "/"), Timeout = Timeout.InfiniteTimeSpan };
+        _http = new HttpClient(EngineTransport.CreateHandler(endpoint, handler)) { BaseAddress = new Uri(baseUri, ApiVersion + "/"), Timeout = Timeout.InfiniteTimeSpan };
     }
 
     public EngineEndpoint Endpoint { get; }
