@@ -5,7 +5,9 @@
 #   d26min  Docker 26.1 classic store with DOCKER_MIN_API_VERSION=1.44 (Docker 29's API floor)
 #                                                                 bridge d26minbr0 10.226.3.1
 #   podman  Podman 4.3 (bookworm), rootful API service on /run/podman/podman.sock, gateway 10.88.0.1
-# Usage: engines.sh start|stop [NAME...|all] | env NAME | check NAME... | status | purge [NAME...|all]
+# Usage: engines.sh start|stop [NAME...|all] | env NAME | check NAME... | status | purge [NAME...|all] | download
+#   download: only fetch and unpack Docker 26.1 into $MODWSGI_ENGINES_DIR/root (tests that start a daemon of
+#   their own, e.g. the TLS engine of RemoteEngineTests, take its binaries from there).
 # The host engine (/var/run/docker.sock, its containerd and docker0) is never restarted or reconfigured:
 # each engine has its own containerd, roots, socket and bridge, and --iptables=false. Recipe and reasons:
 # /work/shared/ENGINES.md. Idempotent; quiet unless something fails (then the engine's log tail is printed).
@@ -328,6 +330,8 @@ stop() {
   done
 }
 
+download() { download_docker26; }
+
 purge() { # stop, then remove the engines' data (images); the downloads stay
   local n dir
   select_engines "$@"
@@ -418,8 +422,8 @@ main() {
   local command="$1"; shift
   case "$command" in
     env) print_env "$@"; return ;;
-    start | stop | purge | check | status) ;;
-    *) die "unknown command '$command' (start, stop, purge, env, check, status)" ;;
+    start | stop | purge | check | status | download) ;;
+    *) die "unknown command '$command' (start, stop, purge, env, check, status, download)" ;;
   esac
   [ "$(id -u)" = 0 ] || die "run as root (it creates bridges, mounts and daemons)"
   mkdir -p "$state"

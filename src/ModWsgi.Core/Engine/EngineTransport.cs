@@ -93,10 +93,16 @@ internal static class EngineTransport
         {
             await ssl.DisposeAsync().ConfigureAwait(false);
             if (problem is not null)
+            {
+                var check = new List<string>();
+                if (problem.Contains("trusted CA", StringComparison.Ordinal))
+                    check.Add($"that {tls.CaFile ?? "the system's trust store (there is no ca.pem in " + tls.CertDirectory + ")"} holds the CA that signed the engine's certificate");
+                if (problem.Contains("does not name", StringComparison.Ordinal))
+                    check.Add($"that you reach the engine by a name or address its certificate's subjectAltName lists (not {tcp.Host}), or reissue the certificate for {tcp.Host}");
                 throw new ModWsgiException(DiagnosticCodes.EngineTlsFailed,
-                    $"The engine at {endpoint.Display} is not trusted: its certificate {problem}. Check that " +
-                    $"{tls.CaFile ?? "the system's trust store (there is no ca.pem in " + tls.CertDirectory + ")"} holds the CA that signed the engine's certificate " +
-                    $"(certificates from {tls.Origin}), and that the certificate's subjectAltName names {tcp.Host}.", ex);
+                    $"The engine at {endpoint.Display} is not trusted: its certificate {problem}. Check {string.Join(", and ", check.DefaultIfEmpty("its certificate"))} " +
+                    $"(certificates from {tls.Origin}).", ex);
+            }
             throw new ModWsgiException(DiagnosticCodes.EngineTlsFailed,
                 $"The TLS handshake with the engine at {endpoint.Display} failed ({Innermost(ex)}). If that engine does not use TLS, " +
                 $"unset DOCKER_TLS_VERIFY and DOCKER_TLS; else check its certificates and yours ({tls.Origin}).", ex);
