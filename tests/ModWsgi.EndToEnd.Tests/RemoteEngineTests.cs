@@ -148,3 +148,62 @@ public sealed class RemoteEngineTlsTests(TlsEngine engine) : IClassFixture<TlsEn
         return (archive, "sha256:" + configHex);
     }
 }
+
+/// <summary>
+/// Our client over <c>DOCKER_HOST=ssh://…</c> against a real sshd (<see cref="SshEngine"/>) in front of the host engine:
+/// the real ssh runs <c>docker system dial-stdio</c> there, as the docker CLI does.
+/// </summary>
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+public sealed class RemoteEngineSshTests(SshEngine sshd) : IClassFixture<SshEngine>
+{
+    private DockerEngineClient Client(string host, string searchPath) =>
+        new(EngineEndpoint.Resolve(null, BuildEnvironment.From(name => name switch
+        {
+            "DOCKER_HOST" => host,
+            "PATH" => searchPath,
+            "HOME" => sshd.Work,
+            _ => null,
+        })));
+
+    [DockerFact]
+    public async Task Ssh_ReachesTheEngineBehindIt_AndAnswersAsTheSocketDoes()
+    {
+        using var client = Client(sshd.Host, sshd.SearchPath);
+        Assert.Equal(Path.Combine(sshd.Work, "good", "ssh"), client.Endpoint.Ssh!.Program);
+
+        var inspected = await client.InspectImageAsync("modwsgi/base:bookworm", CancellationToken.None);
+        var history = await client.GetImageHistoryAsync("modwsgi/base:bookworm", CancellationToken.None);
+        var absent = await client.InspectImageAsync("remote-ssh/absent:1", CancellationToken.None);
+
+        Assert.NotNull(inspected);
+        Assert.Equal(Run.DockerOk("image", "inspect", "-f", "{{.Id}}", "modwsgi/base:bookworm"), inspected["Id"]!.GetValue<string>());
+        Assert.Equal(Run.DockerOk("image", "history", "-q", "--no-trunc", "modwsgi/base:bookworm").Split('\n').Length, history.Count);
+        Assert.Null(absent);
+    }
+
+    [DockerFact]
+    public async Task APortNothingListensOn_IsMODWSGI3014WithSshsOwnReason()
+    {
+        using var client = Client("ssh://root@127.0.0.1:1", sshd.SearchPath);
+
+        var ex = await Assert.ThrowsAsync<ModWsgiException>(() => client.InspectImageAsync("x", CancellationToken.None));
+
+        Assert.Equal(DiagnosticCodes.EngineSshFailed, ex.Code);
+        Assert.Contains("ssh://root@127.0.0.1:1", ex.Message);
+        Assert.Contains("Connection refused", ex.Message);
+        Assert.Contains("docker system dial-stdio", ex.Message);
+        Assert.DoesNotContain("   at ", ex.Message);
+    }
+
+    [DockerFact]
+    public async Task AKeyTheHostRefuses_IsMODWSGI3014SayingPermissionDenied()
+    {
+        using var client = Client(sshd.Host, sshd.UnknownKeySearchPath);
+
+        var ex = await Assert.ThrowsAsync<ModWsgiException>(() => client.InspectImageAsync("x", CancellationToken.None));
+
+        Assert.Equal(3014, ex.Code.Number);
+        Assert.Contains(sshd.Host, ex.Message);
+        Assert.Contains("Permission denied", ex.Message);
+    }
+}

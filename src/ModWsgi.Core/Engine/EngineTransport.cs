@@ -200,6 +200,13 @@ internal static class EngineTransport
                     $"The engine at {endpoint.Display} closed the TLS connection ({Innermost(ex)}): it may not accept the client certificate; " +
                     $"{client}. An engine started with --tlsverify takes only client certificates signed by its --tlscacert.", ex);
             }
+            catch (HttpRequestException ex) when (endpoint.Ssh is { } ssh)
+            {
+                // ssh ran, but what came back is not the Engine API (a login banner, a shell that refuses the command).
+                throw new ModWsgiException(DiagnosticCodes.EngineSshFailed,
+                    $"The engine at {endpoint.Display} did not answer over ssh ({Innermost(ex)}): check that " +
+                    $"'ssh {string.Join(' ', SshProcessStream.Arguments(ssh))}' runs docker's dial-stdio for that user, printing nothing else.", ex);
+            }
             if (response.StatusCode == HttpStatusCode.BadRequest && endpoint.TcpBase is not null && endpoint.Tls is null)
             {
                 var text = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
