@@ -108,7 +108,8 @@ public static class SettingsTable
     { CliOption = "--local-registry", CliHelpName = "ENGINE", AllowedValues = ["Docker", "Podman"] };
 
     public static readonly Setting DockerHost = new("DockerHost", SettingKind.Property, null,
-        "`$DOCKER_HOST`, else the engine's socket", "engine endpoint: `unix:///path` or `tcp://host:port`")
+        "`$DOCKER_HOST`, else the docker context, else the engine's socket",
+        "engine endpoint: `unix:///path`, `tcp://host[:port]` (TLS from `DOCKER_TLS_VERIFY`) or `ssh://[user@]host[:port]`")
     { CliOption = "--docker-host", CliHelpName = "HOST" };
 
     public static readonly Setting ContainerLabel = new("ContainerLabel", SettingKind.Item, null,
