@@ -71,6 +71,65 @@ public sealed class RemoteEngineEndpointTests : IDisposable
         Assert.Contains("ssh://", ex.Message);
     }
 
+    [Fact]
+    public void Ssh_IsFoundOnTheEnvironmentsPath()
+    {
+        var bin = Directory.CreateDirectory(Path.Combine(_config, "bin")).FullName;
+        var ssh = Path.Combine(bin, "ssh");
+        File.WriteAllText(ssh, "#!/bin/sh\n");
+        File.SetUnixFileMode(ssh, (UnixFileMode)0b111_101_101);
+
+        Assert.Equal(ssh, EngineEndpoint.Resolve(null, Environment(("DOCKER_HOST", "ssh://h"), ("PATH", "/nonexistent:" + bin))).Ssh!.Program);
+    }
+
+    [Fact]
+    public async Task Ssh_ThatCannotBeStarted_IsMODWSGI3014SayingToInstallIt()
+    {
+        using var client = new DockerEngineClient(EngineEndpoint.Parse("ssh://ci@h", null, Path.Combine(_config, "no-such-ssh")));
+
+        var ex = await Assert.ThrowsAsync<ModWsgiException>(() => client.InspectImageAsync("x", CancellationToken.None));
+
+        Assert.Equal(DiagnosticCodes.EngineSshFailed, ex.Code);
+        Assert.Contains("ssh://ci@h", ex.Message);
+        Assert.Contains("openssh-client", ex.Message);
+    }
+
+    /// <summary>A stand-in for ssh that prints <paramref name="stdout"/>, <paramref name="stderr"/> and exits with <paramref name="exitCode"/>.</summary>
+    private string FakeSsh(string stdout, string stderr, int exitCode)
+    {
+        var path = Path.Combine(_config, "fake-ssh-" + Guid.NewGuid().ToString("N")[..8]);
+        File.WriteAllText(path, $"#!/bin/sh\nprintf '{stdout}'\nprintf '{stderr}' >&2\nexit {exitCode}\n");
+        File.SetUnixFileMode(path, (UnixFileMode)0b111_101_101);
+        return path;
+    }
+
+    [Fact]
+    public async Task Ssh_ThatFails_IsMODWSGI3014WithSshsStderr_AndTheCommandToTry()
+    {
+        var ssh = FakeSsh("", "ci@h: Permission denied (publickey).\\n", 255);
+        using var client = new DockerEngineClient(EngineEndpoint.Parse("ssh://ci@h:2222", null, ssh));
+
+        var ex = await Assert.ThrowsAsync<ModWsgiException>(() => client.InspectImageAsync("x", CancellationToken.None));
+
+        Assert.Equal(DiagnosticCodes.EngineSshFailed, ex.Code);
+        Assert.Contains("ssh exited 255", ex.Message);
+        Assert.Contains("Permission denied (publickey)", ex.Message);
+        Assert.Contains("-l ci -p 2222 -- h docker system dial-stdio", ex.Message);
+    }
+
+    [Fact]
+    public async Task Ssh_ThatAnswersWithSomethingElse_IsMODWSGI3014()
+    {
+        var ssh = FakeSsh("This account is currently not available.\\n", "", 0);
+        using var client = new DockerEngineClient(EngineEndpoint.Parse("ssh://nobody@h", null, ssh));
+
+        var ex = await Assert.ThrowsAsync<ModWsgiException>(() => client.InspectImageAsync("x", CancellationToken.None));
+
+        Assert.Equal(DiagnosticCodes.EngineSshFailed, ex.Code);
+        // Whether ssh has ended before the request is written or after: what it printed is in the message.
+        Assert.Contains("This account is currently not available", ex.Message);
+    }
+
     // ---- TLS from the environment -----------------------------------------------------------------------------
 
     [Fact]

@@ -244,6 +244,7 @@ internal sealed class SshProcessStream : Stream
     private readonly StringBuilder _stderr = new();
     private readonly Stream _stdout;
     private readonly Stream _stdin;
+    private bool _answered;
 
     private SshProcessStream(Process process, EngineEndpoint endpoint)
     {
@@ -295,7 +296,9 @@ internal sealed class SshProcessStream : Stream
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         var read = await _stdout.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
-        if (read == 0 && buffer.Length > 0)
+        if (read > 0)
+            _answered = true;
+        else if (buffer.Length > 0)
             await ThrowIfSshFailedAsync(null).ConfigureAwait(false);
         return read;
     }
@@ -328,7 +331,10 @@ internal sealed class SshProcessStream : Stream
 
     public override void Flush() => _stdin.Flush();
 
-    /// <summary>At end of output or a broken pipe: when ssh has exited non-zero, its stderr says why.</summary>
+    /// <summary>
+    /// At end of output or a broken pipe: when ssh has exited non-zero, or ended before any answer (a shell that
+    /// refuses the command, a login banner), what it printed says why. The end of a connection that was answered is normal.
+    /// </summary>
     private async Task ThrowIfSshFailedAsync(Exception? cause)
     {
         using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(5));
@@ -340,17 +346,20 @@ internal sealed class SshProcessStream : Stream
         {
             return;
         }
-        if (_process.ExitCode == 0)
+        if (_process.ExitCode == 0 && _answered)
             return;
+        // It has exited: what is left of its output is there to read at once.
+        var printed = _answered ? "" : await new StreamReader(_stdout).ReadToEndAsync(wait.Token).ConfigureAwait(false);
         string stderr;
         lock (_stderr)
-            stderr = _stderr.ToString().Trim();
-        var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        var said = lines.Length == 0 ? "nothing on stderr" : string.Join(" / ", lines.TakeLast(3));
+            stderr = _stderr.ToString();
+        var lines = (printed + "\n" + stderr).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var said = lines.Length == 0 ? "it printed nothing" : string.Join(" / ", lines.TakeLast(3));
+        var ended = _process.ExitCode == 0 ? "ssh ended without an Engine API answer" : $"ssh exited {_process.ExitCode}";
         throw new ModWsgiException(DiagnosticCodes.EngineSshFailed,
-            $"The ssh connection to the engine at {_endpoint.Display} failed (ssh exited {_process.ExitCode}: {said}). Check that " +
+            $"The ssh connection to the engine at {_endpoint.Display} failed ({ended}: {said}). Check that " +
             $"'ssh {string.Join(' ', Arguments(_endpoint.Ssh!))}' works without a prompt: the host answers on that port, your key is in " +
-            "ssh-agent or ~/.ssh/config, the host key is known, and docker is installed there.", cause);
+            "ssh-agent or ~/.ssh/config, the host key is known, and docker is installed there for that user.", cause);
     }
 
     protected override void Dispose(bool disposing)
