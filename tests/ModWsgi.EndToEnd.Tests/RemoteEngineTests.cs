@@ -1,9 +1,11 @@
 using System.Formats.Tar;
+using Microsoft.Extensions.Logging.Abstractions;
 using System.Security.Cryptography;
 using System.Text;
 using ModWsgi.Core;
 using ModWsgi.Core.Diagnostics;
 using ModWsgi.Core.Engine;
+using ModWsgi.Core.Pipeline;
 
 namespace ModWsgi.EndToEnd.Tests;
 
@@ -179,6 +181,39 @@ public sealed class RemoteEngineSshTests(SshEngine sshd) : IClassFixture<SshEngi
         Assert.Equal(Run.DockerOk("image", "inspect", "-f", "{{.Id}}", "modwsgi/base:bookworm"), inspected["Id"]!.GetValue<string>());
         Assert.Equal(Run.DockerOk("image", "history", "-q", "--no-trunc", "modwsgi/base:bookworm").Split('\n').Length, history.Count);
         Assert.Null(absent);
+    }
+
+    [DockerFact]
+    public async Task AWholeBuild_OverSsh_PutsTheImageIntoTheEngineBehindIt()
+    {
+        // Every Engine API call a build makes (containers, archive copies, streamed exec output, changes, save, load)
+        // goes through ssh's dial-stdio.
+        using var work = new TempDirectory("modwsgi-remote-ssh-build");
+        work.Write("app/wsgi.py", "def application(environ, start_response):\n    start_response('200 OK', [])\n    return [b'over ssh']\n");
+        var repository = "remote-ssh/hello-" + Guid.NewGuid().ToString("N")[..8];
+        var options = new ProjectSettings { ContainerRepository = repository, WsgiCacheDirectory = Path.Combine(work.Path, "cache") }
+            .ToOptions(Path.Combine(work.Path, "app"), Path.Combine(RepositoryRootAttribute.Get(), "sdk/ModWsgi.Sdk/runtime"), null);
+        var environment = BuildEnvironment.From(new Dictionary<string, string?>
+        {
+            ["HOME"] = work.Path,
+            ["DOCKER_HOST"] = sshd.Host,
+            ["PATH"] = sshd.SearchPath,
+        }.GetValueOrDefault);
+        using var engine = new DockerEngineClient(EngineEndpoint.ForLocalRegistry(null, null, environment));
+        Assert.NotNull(engine.Endpoint.Ssh);
+        try
+        {
+            var result = await new ImagePipeline(engine, NullLogger.Instance).PublishAsync(options, environment, CancellationToken.None);
+
+            Assert.Equal([$"{repository}:latest"], result.Images);
+            Assert.Equal(result.ImageId, Run.DockerOk("image", "inspect", "-f", "{{.Id}}", $"{repository}:latest"));
+            Assert.Equal("over ssh", Run.DockerOk("run", "--rm", "--entrypoint", "python3", $"{repository}:latest", "-c",
+                "import sys; sys.path.insert(0, '/app'); import wsgi; print(wsgi.application({}, lambda *a: None)[0].decode())"));
+        }
+        finally
+        {
+            Run.Docker("image", "rm", "-f", $"{repository}:latest");
+        }
     }
 
     [DockerFact]
