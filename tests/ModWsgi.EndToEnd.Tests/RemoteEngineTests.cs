@@ -39,6 +39,36 @@ public sealed class RemoteEngineTlsTests(TlsEngine engine) : IClassFixture<TlsEn
     }
 
     [DockerFact]
+    public async Task AWholeBuild_OverTls_PutsARunnableImageIntoThatEngine()
+    {
+        var environment = BuildEnvironment.From(new Dictionary<string, string?>
+        {
+            ["HOME"] = engine.Work,
+            ["DOCKER_HOST"] = engine.Host,
+            ["DOCKER_TLS_VERIFY"] = "1",
+            ["DOCKER_CERT_PATH"] = engine.ClientCerts,
+        }.GetValueOrDefault);
+        using var client = new DockerEngineClient(EngineEndpoint.ForLocalRegistry(null, null, environment));
+        // The base image, streamed from the host engine's socket into the TLS engine.
+        using (var host = new DockerEngineClient(EngineEndpoint.Parse(null)))
+        await using (var baseImage = await host.SaveImageAsync("modwsgi/base:bookworm", CancellationToken.None))
+            await client.LoadImageAsync(baseImage, CancellationToken.None);
+        using var work = new TempDirectory("modwsgi-remote-tls-build");
+        work.Write("app/wsgi.py", "def application(environ, start_response):\n    start_response('200 OK', [])\n    return [b'over tls']\n");
+        var options = new ProjectSettings { ContainerRepository = "remote-tls/app", WsgiCacheDirectory = Path.Combine(work.Path, "cache") }
+            .ToOptions(Path.Combine(work.Path, "app"), Path.Combine(RepositoryRootAttribute.Get(), "sdk/ModWsgi.Sdk/runtime"), null);
+
+        var result = await new ImagePipeline(client, NullLogger.Instance).PublishAsync(options, environment, CancellationToken.None);
+
+        Assert.Equal(["remote-tls/app:latest"], result.Images);
+        Assert.Equal(result.ImageId, engine.Docker("image", "inspect", "-f", "{{.Id}}", "remote-tls/app:latest").StdOut.Trim());
+        var run = engine.Docker("run", "--rm", "--entrypoint", "python3", "remote-tls/app:latest", "-c",
+            "import sys; sys.path.insert(0, '/app'); import wsgi; print(wsgi.application({}, lambda *a: None)[0].decode())");
+        Assert.True(run.ExitCode == 0, run.Output);
+        Assert.Equal("over tls", run.StdOut.Trim());
+    }
+
+    [DockerFact]
     public async Task ContextCreatedByTheDockerCli_IsReadAsTheCliReadsIt_AndReachesTheEngineOverTls()
     {
         var config = Path.Combine(engine.Work, "docker-config-" + Guid.NewGuid().ToString("N")[..8]);

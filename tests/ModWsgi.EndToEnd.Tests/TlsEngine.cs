@@ -105,7 +105,7 @@ public sealed class TlsEngine : IDisposable
         _containerd = Spawn(Path.Combine(_root, "usr/bin/containerd"), "containerd.log", "--config", Path.Combine(Daemon, "containerd.toml"));
         Await(() => File.Exists(Path.Combine(Daemon, "containerd.sock")), _containerd, "containerd.log", TimeSpan.FromSeconds(30));
         _dockerd = Spawn(Path.Combine(_root, "usr/sbin/dockerd"), "dockerd.log",
-            "--containerd", Path.Combine(Daemon, "containerd.sock"), "--storage-driver", "vfs",
+            "--containerd", Path.Combine(Daemon, "containerd.sock"), "--storage-driver", "overlay2",
             "--data-root", Path.Combine(Daemon, "data"), "--exec-root", Path.Combine(Daemon, "exec"), "--pidfile", Path.Combine(Daemon, "dockerd.pid"),
             "-H", Host, "--tlsverify", "--tlscacert", Path.Combine(Work, "ca", "ca.pem"),
             "--tlscert", Path.Combine(Work, "server-cert.pem"), "--tlskey", Path.Combine(Work, "server-key.pem"),
