@@ -102,6 +102,107 @@ public sealed class EngineClientTests : IDisposable
         Assert.DoesNotContain("   at ", ex.Message);
     }
 
+    // ---- Engine API version negotiation ----------------------------------------------------------------------
+
+    [Theory]
+    [InlineData("1.41", "1.12", "1.41")] // Docker 20.10, Podman 4
+    [InlineData("1.45", "1.24", "1.45")] // Docker 26: its newest, below ours
+    [InlineData("1.52", "1.24", "1.47")] // an engine newer than us: our newest
+    [InlineData("1.52", "1.44", "1.47")] // Docker 29's raised minimum: still ours at ≥ 1.44
+    [InlineData("1.45", "1.44", "1.45")] // Docker 26 started with DOCKER_MIN_API_VERSION=1.44
+    [InlineData("1.44", null, "1.44")]   // an engine that gives no minimum
+    public void Choose_IsTheHighestVersionBothSidesSpeak(string engineNewest, string? engineMinimum, string expected)
+    {
+        var chosen = EngineApiVersion.Choose(Version.Parse(engineNewest), engineMinimum is null ? null : Version.Parse(engineMinimum), "unix:///e.sock");
+
+        Assert.Equal(Version.Parse(expected), chosen);
+        Assert.InRange(chosen, EngineApiVersion.Oldest, EngineApiVersion.Newest);
+    }
+
+    [Fact]
+    public void Choose_AnEngineOlderThanOurOldest_IsMODWSGI3007NamingBothRanges()
+    {
+        var ex = Assert.Throws<ModWsgiException>(() => EngineApiVersion.Choose(new Version(1, 40), new Version(1, 12), "unix:///old.sock"));
+
+        Assert.Equal(DiagnosticCodes.EngineApiVersionUnsupported, ex.Code);
+        Assert.Equal("MODWSGI3007", ex.Id);
+        Assert.Contains("unix:///old.sock", ex.Message);
+        Assert.Contains("1.12 to 1.40", ex.Message);
+        Assert.Contains($"{EngineApiVersion.Oldest} to {EngineApiVersion.Newest}", ex.Message);
+        Assert.Contains("Upgrade the engine", ex.Message);
+    }
+
+    [Fact]
+    public void Choose_AnEngineWhoseMinimumIsAboveOurNewest_IsMODWSGI3007SayingToUpgradeModWsgi()
+    {
+        var ex = Assert.Throws<ModWsgiException>(() => EngineApiVersion.Choose(new Version(1, 60), new Version(1, 50), "tcp://h:2375"));
+
+        Assert.Equal(DiagnosticCodes.EngineApiVersionUnsupported, ex.Code);
+        Assert.Contains("1.50 to 1.60", ex.Message);
+        Assert.Contains("Upgrade ModWsgi.Sdk", ex.Message);
+    }
+
+    [Theory]
+    [InlineData("1.45", 1, 45)]
+    [InlineData(" 1.41 ", 1, 41)]
+    public void ParseVersion_ReadsMajorDotMinor(string text, int major, int minor) =>
+        Assert.Equal(new Version(major, minor), EngineApiVersion.Parse(text));
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("")]
+    [InlineData("v1.45")]
+    [InlineData("1.45.1")]
+    public void ParseVersion_AnythingElse_IsNull(string? text) => Assert.Null(EngineApiVersion.Parse(text));
+
+    [Fact]
+    public async Task Client_AsksTheVersionOnce_OnTheFirstCall_AndSendsEveryCallAtTheChosenVersion()
+    {
+        await using var server = await FakeEngineServer.StartAsync(apiVersion: "1.45", minApiVersion: "1.24");
+        using var client = new DockerEngineClient(server.Endpoint);
+        Assert.Empty(server.Requests); // lazily: constructing the client asks nothing
+
+        Assert.Null(await client.InspectImageAsync("modwsgi/base:bookworm", CancellationToken.None));
+        Assert.Null(await client.InspectImageAsync("other:1", CancellationToken.None));
+        await client.RemoveContainerAsync("c1", CancellationToken.None); // 404: already gone
+
+        Assert.Equal(new Version(1, 45), await client.GetApiVersionAsync(CancellationToken.None));
+        Assert.Equal(
+        [
+            "GET /version",
+            "GET /v1.45/images/modwsgi%2Fbase%3Abookworm/json",
+            "GET /v1.45/images/other%3A1/json",
+            "DELETE /v1.45/containers/c1?force=true&v=true",
+        ], server.Requests);
+    }
+
+    [Fact]
+    public async Task Client_OnAnEngineWithMinimum144_SpeaksAVersionAtLeast144()
+    {
+        await using var server = await FakeEngineServer.StartAsync(apiVersion: "1.45", minApiVersion: "1.44");
+        using var client = new DockerEngineClient(server.Endpoint);
+
+        await client.InspectImageAsync("x:1", CancellationToken.None);
+
+        Assert.Contains("GET /v1.45/images/x%3A1/json", server.Requests);
+        Assert.True(await client.GetApiVersionAsync(CancellationToken.None) >= new Version(1, 44));
+    }
+
+    [Fact]
+    public async Task Client_OnAnEngineOlderThan141_FailsItsFirstCallWithMODWSGI3007_AndSendsNothingElse()
+    {
+        await using var server = await FakeEngineServer.StartAsync(apiVersion: "1.40", minApiVersion: "1.12");
+        using var client = new DockerEngineClient(server.Endpoint);
+
+        var ex = await Assert.ThrowsAsync<ModWsgiException>(() => client.InspectImageAsync("x:1", CancellationToken.None));
+
+        Assert.Equal(DiagnosticCodes.EngineApiVersionUnsupported, ex.Code);
+        Assert.Contains("1.12 to 1.40", ex.Message);
+        Assert.Contains("1.41 to 1.47", ex.Message);
+        Assert.Contains(server.Endpoint.Display, ex.Message);
+        Assert.Equal(["GET /version"], server.Requests);
+    }
+
     // ---- MultiplexedStreamReader ------------------------------------------------------------------------------
 
     private static byte[] Frame(byte stream, byte[] payload)

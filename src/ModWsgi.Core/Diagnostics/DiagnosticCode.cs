@@ -45,6 +45,7 @@ public static class DiagnosticCodes
     public static readonly DiagnosticCode InvalidEngineEndpoint = new(3004, "DOCKER_HOST is not a supported endpoint");
     public static readonly DiagnosticCode ImageNotFound = new(3005, "The engine has no image of that name");
     public static readonly DiagnosticCode DockerCliMissing = new(3006, "The docker CLI is not installed");
+    public static readonly DiagnosticCode EngineApiVersionUnsupported = new(3007, "The container engine speaks no Engine API version ModWsgi speaks");
 
     // 4xxx task plumbing
     public static readonly DiagnosticCode UnexpectedFailure = new(4001, "An unexpected internal error");

@@ -14,9 +14,9 @@ namespace ModWsgi.Core.Engine;
 /// </summary>
 public sealed class DockerEngineClient : IContainerEngine, IDisposable
 {
-    // 1.41 is Docker 20.10's API and is accepted by every newer engine and by Podman's compat API.
-    private const string ApiVersion = "v1.41";
     private readonly HttpClient _http;
+    private readonly Lock _negotiationGate = new();
+    private Task<Version>? _negotiation;
 
     public DockerEngineClient(EngineEndpoint endpoint)
     {
@@ -39,9 +39,9 @@ public sealed class DockerEngineClient : IContainerEngine, IDisposable
                 }
             };
         }
-        var baseUri = endpoint.TcpBase ?? new Uri("http://localhost/");
         // Builds stream for minutes (pip, apt): no overall timeout; callers cancel instead.
-        _http = new HttpClient(handler) { BaseAddress = new Uri(baseUri, ApiVersion + "/"), Timeout = Timeout.InfiniteTimeSpan };
+        // Requests name their API version in the path (v1.45/...), chosen once per client: see ApiVersionAsync.
+        _http = new HttpClient(handler) { BaseAddress = endpoint.TcpBase ?? new Uri("http://localhost/"), Timeout = Timeout.InfiniteTimeSpan };
     }
 
     public EngineEndpoint Endpoint { get; }
@@ -186,7 +186,42 @@ public sealed class DockerEngineClient : IContainerEngine, IDisposable
     private Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, HttpContent? content, CancellationToken cancellationToken)
         => SendAsync(new HttpRequestMessage(method, path) { Content = content }, HttpCompletionOption.ResponseContentRead, cancellationToken);
 
+    /// <summary>
+    /// The Engine API version this client and the engine both speak, asked once (GET /version, unversioned) on the
+    /// first call; a failed ask (engine not up yet) is asked again on the next call.
+    /// </summary>
+    public Task<Version> GetApiVersionAsync(CancellationToken cancellationToken)
+    {
+        lock (_negotiationGate)
+        {
+            if (_negotiation is null || _negotiation.IsFaulted || _negotiation.IsCanceled)
+                _negotiation = NegotiateAsync();
+            // The ask is shared by every caller: one caller's cancellation must not cancel it for the others.
+            return _negotiation.WaitAsync(cancellationToken);
+        }
+    }
+
+    private async Task<Version> NegotiateAsync()
+    {
+        using var response = await SendUnversionedAsync(new HttpRequestMessage(HttpMethod.Get, "version"), HttpCompletionOption.ResponseContentRead, CancellationToken.None).ConfigureAwait(false);
+        await EnsureSuccessAsync(response, "report its version", CancellationToken.None).ConfigureAwait(false);
+        var json = await ReadJsonAsync(response, CancellationToken.None).ConfigureAwait(false);
+        // Every engine answer carries the Api-Version header as well (the one GET /_ping is for).
+        var header = response.Headers.TryGetValues("Api-Version", out var values) ? values.FirstOrDefault() : null;
+        var newest = EngineApiVersion.Parse(json?["ApiVersion"]?.GetValue<string>()) ?? EngineApiVersion.Parse(header)
+            ?? throw Unexpected("GET /version", "no ApiVersion in the answer");
+        var minimum = EngineApiVersion.Parse(json?["MinAPIVersion"]?.GetValue<string>());
+        return EngineApiVersion.Choose(newest, minimum, Endpoint.Display);
+    }
+
     private async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, HttpCompletionOption completion, CancellationToken cancellationToken)
+    {
+        var version = await GetApiVersionAsync(cancellationToken).ConfigureAwait(false);
+        request.RequestUri = new Uri($"v{version}/{request.RequestUri!.OriginalString}", UriKind.Relative);
+        return await SendUnversionedAsync(request, completion, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<HttpResponseMessage> SendUnversionedAsync(HttpRequestMessage request, HttpCompletionOption completion, CancellationToken cancellationToken)
     {
         try
         {
