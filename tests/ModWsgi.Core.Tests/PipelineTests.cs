@@ -170,6 +170,29 @@ public sealed class PipelineTests : IDisposable
     }
 
     [Fact]
+    public async Task Archive_NamesTheImageFullyQualifiedForContainerd_AndKeepsTheTagsAsGiven()
+    {
+        var archive = Path.Combine(_root, "out", "site.tar");
+        await Publish(Options(new ProjectSettings { ContainerArchiveOutputPath = archive, ContainerImageTags = ["1.0", "latest"] }));
+
+        var entries = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        await using (var reader = new System.Formats.Tar.TarReader(File.OpenRead(archive)))
+        {
+            while (await reader.GetNextEntryAsync(copyData: true) is { } entry)
+            {
+                using var content = new MemoryStream();
+                entry.DataStream?.CopyTo(content);
+                entries[entry.Name] = content.ToArray();
+            }
+        }
+        var annotations = JsonNode.Parse(entries["index.json"])!["manifests"]![0]!["annotations"]!;
+        Assert.Equal("docker.io/library/site:1.0", annotations["io.containerd.image.name"]!.GetValue<string>());
+        Assert.Equal("1.0", annotations["org.opencontainers.image.ref.name"]!.GetValue<string>());
+        // docker load (classic store) reads manifest.json: the names as the user gave them.
+        Assert.Equal(["site:1.0", "site:latest"], JsonNode.Parse(entries["manifest.json"])![0]!["RepoTags"]!.AsArray().Select(t => t!.GetValue<string>()));
+    }
+
+    [Fact]
     public async Task Registry_IsPushed_UpToDateWhileItServesTheManifest_AndPushedAgainWhenTheManifestIsGone()
     {
         var options = Options(new ProjectSettings { ContainerRegistry = "registry.example.com", ContainerImageTags = ["1.0", "latest"] });
