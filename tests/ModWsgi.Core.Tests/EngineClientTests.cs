@@ -203,6 +203,36 @@ public sealed class EngineClientTests : IDisposable
         Assert.Equal(["GET /version"], server.Requests);
     }
 
+    // ---- container removal -------------------------------------------------------------------------------------
+
+    [Theory]
+    [InlineData(404, "{\"message\":\"No such container: c1\"}")]
+    [InlineData(409, "{\"message\":\"removal of container c1 is already in progress\"}")]
+    [InlineData(204, "")]
+    public async Task RemoveContainer_GoneOrAlreadyBeingRemoved_IsDone(int status, string body)
+    {
+        await using var server = await FakeEngineServer.StartAsync();
+        server.AnswerAll(status, body);
+        using var client = new DockerEngineClient(server.Endpoint);
+
+        await client.RemoveContainerAsync("c1", CancellationToken.None);
+
+        Assert.Contains("DELETE /v1.41/containers/c1?force=true&v=true", server.Requests);
+    }
+
+    [Fact]
+    public async Task RemoveContainer_AnyOtherConflict_IsMODWSGI3003WithTheEnginesMessage()
+    {
+        await using var server = await FakeEngineServer.StartAsync();
+        server.AnswerAll(409, "{\"message\":\"You cannot remove a paused container c1\"}");
+        using var client = new DockerEngineClient(server.Endpoint);
+
+        var ex = await Assert.ThrowsAsync<ModWsgiException>(() => client.RemoveContainerAsync("c1", CancellationToken.None));
+
+        Assert.Equal(DiagnosticCodes.EngineRequestFailed, ex.Code);
+        Assert.Contains("409 You cannot remove a paused container c1", ex.Message);
+    }
+
     // ---- MultiplexedStreamReader ------------------------------------------------------------------------------
 
     private static byte[] Frame(byte stream, byte[] payload)

@@ -89,11 +89,14 @@ internal sealed class FakeContainerEngine : IContainerEngine
         return Task.CompletedTask;
     }
 
-    public Task RemoveContainerAsync(string containerId, CancellationToken cancellationToken)
+    /// <summary>What a removal does before the container goes away; a test makes it throw (409, a paused engine…).</summary>
+    public Func<string, CancellationToken, Task> OnRemove { get; set; } = (_, _) => Task.CompletedTask;
+
+    public async Task RemoveContainerAsync(string containerId, CancellationToken cancellationToken)
     {
         Calls.Add("remove " + containerId);
+        await OnRemove(containerId, cancellationToken);
         LiveContainers.Remove(containerId);
-        return Task.CompletedTask;
     }
 
     public async Task PutArchiveAsync(string containerId, string path, Stream tar, CancellationToken cancellationToken)

@@ -84,8 +84,13 @@ public sealed class DockerEngineClient : IContainerEngine, IDisposable
     public async Task RemoveContainerAsync(string containerId, CancellationToken cancellationToken)
     {
         using var response = await SendAsync(HttpMethod.Delete, $"containers/{containerId}?force=true&v=true", null, cancellationToken).ConfigureAwait(false);
-        if (response.StatusCode != HttpStatusCode.NotFound)
-            await EnsureSuccessAsync(response, "remove container", cancellationToken).ConfigureAwait(false);
+        // Gone already, or being removed (by the engine itself, or an earlier call that timed out): done either way.
+        if (response.StatusCode == HttpStatusCode.NotFound)
+            return;
+        if (response.StatusCode == HttpStatusCode.Conflict
+            && (await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false)).Contains("already in progress", StringComparison.OrdinalIgnoreCase))
+            return;
+        await EnsureSuccessAsync(response, "remove container", cancellationToken).ConfigureAwait(false);
     }
 
     public async Task PutArchiveAsync(string containerId, string path, Stream tar, CancellationToken cancellationToken)
