@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using ModWsgi.Core.Diagnostics;
+using Microsoft.AspNetCore.Http;
 using ModWsgi.Core.Engine;
 
 namespace ModWsgi.Core.Tests;
@@ -231,6 +232,120 @@ public sealed class EngineClientTests : IDisposable
 
         Assert.Equal(DiagnosticCodes.EngineRequestFailed, ex.Code);
         Assert.Contains("409 You cannot remove a paused container c1", ex.Message);
+    }
+
+    // ---- timeouts ------------------------------------------------------------------------------------------------
+
+    private static readonly EngineClientOptions Short = new() { RequestTimeout = TimeSpan.FromMilliseconds(300), RemovalTimeout = TimeSpan.FromMilliseconds(300) };
+
+    /// <summary>A unix socket that accepts connections and reads what comes, but never writes a byte.</summary>
+    private sealed class SilentSocket : IDisposable
+    {
+        private readonly System.Net.Sockets.Socket _listener = new(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+        private readonly List<System.Net.Sockets.Socket> _accepted = [];
+
+        public SilentSocket(string path)
+        {
+            Path = path;
+            _listener.Bind(new System.Net.Sockets.UnixDomainSocketEndPoint(path));
+            _listener.Listen(8);
+            _ = Task.Run(async () =>
+            {
+                while (true)
+                {
+                    System.Net.Sockets.Socket connection;
+                    try
+                    {
+                        connection = await _listener.AcceptAsync();
+                    }
+                    catch (Exception)
+                    {
+                        return; // disposed
+                    }
+                    lock (_accepted)
+                        _accepted.Add(connection);
+                }
+            });
+        }
+
+        public string Path { get; }
+
+        public int Accepted { get { lock (_accepted) return _accepted.Count; } }
+
+        public void Dispose()
+        {
+            _listener.Dispose();
+            lock (_accepted)
+                _accepted.ForEach(c => c.Dispose());
+            File.Delete(Path);
+        }
+    }
+
+    [Fact]
+    public async Task AnEngineThatAcceptsButNeverAnswers_FailsTheFirstCallWithinTheRequestTimeout_AsMODWSGI3008()
+    {
+        Directory.CreateDirectory(_missingDir);
+        using var silent = new SilentSocket(Path.Combine(_missingDir, "silent.sock"));
+        using var client = new DockerEngineClient(EngineEndpoint.Parse("unix://" + silent.Path), Short);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        var ex = await Assert.ThrowsAsync<ModWsgiException>(() => client.InspectImageAsync("modwsgi/base:bookworm", CancellationToken.None));
+
+        Assert.InRange(clock.Elapsed, TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(10));
+        Assert.Equal(DiagnosticCodes.EngineTimedOut, ex.Code);
+        Assert.Equal("MODWSGI3008", ex.Id);
+        Assert.Contains("unix://" + silent.Path, ex.Message);
+        Assert.Contains("GET /version within 300 ms", ex.Message);
+        Assert.Equal(1, silent.Accepted);
+    }
+
+    [Fact]
+    public async Task AHungCall_TimesOutAsMODWSGI3008NamingIt_AndTheCallersCancellationStaysACancellation()
+    {
+        await using var server = await FakeEngineServer.StartAsync();
+        server.Handler = context => Task.Delay(Timeout.Infinite, context.RequestAborted);
+        using var client = new DockerEngineClient(server.Endpoint, Short);
+
+        var ex = await Assert.ThrowsAsync<ModWsgiException>(() => client.InspectImageAsync("site:1", CancellationToken.None));
+        Assert.Equal(DiagnosticCodes.EngineTimedOut, ex.Code);
+        Assert.Contains("GET /v1.41/images/site%3A1/json within 300 ms", ex.Message);
+
+        using var patient = new DockerEngineClient(server.Endpoint, new EngineClientOptions { RequestTimeout = TimeSpan.FromMinutes(5) });
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => patient.InspectImageAsync("site:1", cancel.Token));
+    }
+
+    [Fact]
+    public async Task RemovingAContainer_OnAHungEngine_IsBoundedByTheRemovalTimeout_NotTheRequestTimeout()
+    {
+        await using var server = await FakeEngineServer.StartAsync();
+        server.Handler = context => Task.Delay(Timeout.Infinite, context.RequestAborted);
+        using var client = new DockerEngineClient(server.Endpoint, new EngineClientOptions { RequestTimeout = TimeSpan.FromMinutes(5), RemovalTimeout = TimeSpan.FromMilliseconds(300) });
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        // What a cancelled build's cleanup does: no token of its own, so only the client bounds it.
+        var ex = await Assert.ThrowsAsync<ModWsgiException>(() => client.RemoveContainerAsync("c1", CancellationToken.None));
+
+        Assert.InRange(clock.Elapsed, TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(10));
+        Assert.Equal(DiagnosticCodes.EngineTimedOut, ex.Code);
+        Assert.Contains("DELETE /v1.41/containers/c1?force=true&v=true within 300 ms", ex.Message);
+    }
+
+    [Fact]
+    public async Task AStream_OutlivesTheRequestTimeout()
+    {
+        await using var server = await FakeEngineServer.StartAsync();
+        server.Handler = async context =>
+        {
+            // The load streams for longer than a short question may take.
+            await Task.Delay(TimeSpan.FromMilliseconds(900), context.RequestAborted);
+            await context.Response.WriteAsync("{\"stream\":\"Loaded image: site:1\"}\n");
+        };
+        using var client = new DockerEngineClient(server.Endpoint, Short);
+
+        await client.LoadImageAsync(new MemoryStream(new byte[1024]), CancellationToken.None);
+
+        Assert.Contains("POST /v1.41/images/load?quiet=1", server.Requests);
     }
 
     // ---- MultiplexedStreamReader ------------------------------------------------------------------------------

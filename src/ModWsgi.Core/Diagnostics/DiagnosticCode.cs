@@ -46,6 +46,7 @@ public static class DiagnosticCodes
     public static readonly DiagnosticCode ImageNotFound = new(3005, "The engine has no image of that name");
     public static readonly DiagnosticCode DockerCliMissing = new(3006, "The docker CLI is not installed");
     public static readonly DiagnosticCode EngineApiVersionUnsupported = new(3007, "The container engine speaks no Engine API version ModWsgi speaks");
+    public static readonly DiagnosticCode EngineTimedOut = new(3008, "The container engine did not answer in time");
 
     // 4xxx task plumbing
     public static readonly DiagnosticCode UnexpectedFailure = new(4001, "An unexpected internal error");
