@@ -85,7 +85,7 @@ public sealed class BuildContainer
         }
         catch (Exception ex)
         {
-            _logger.LogWarning("The build container {Id} could not be removed after the build failed ({Reason}); remove it with: docker rm -f {Id}",
+            _logger.LogWarning("The build container {Id} could not be removed after the build failed or was cancelled ({Reason}); remove it with: docker rm -f {Id}",
                 Id, ex.Message, Id);
         }
     }
