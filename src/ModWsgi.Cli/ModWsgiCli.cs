@@ -247,7 +247,7 @@ internal sealed class ModWsgiCli
             }
             catch (OperationCanceledException) when (token.IsCancellationRequested)
             {
-                _host.Error.WriteLine($"error {DiagnosticCodes.BuildCancelled.Id}: Cancelled; the build container was removed and no image was tagged.");
+                _host.Error.WriteLine($"error {DiagnosticCodes.BuildCancelled.Id}: Cancelled; no image was tagged, and the build container was removed unless a warning above names it.");
                 return ExitCodes.Cancelled;
             }
             catch (Exception ex)

@@ -81,7 +81,7 @@ public sealed class PublishImage : Microsoft.Build.Utilities.Task, ICancelableTa
         }
         catch (OperationCanceledException) when (_cancellation.IsCancellationRequested)
         {
-            LogCoded(DiagnosticCodes.BuildCancelled, "The image build was cancelled; its build container was removed and no image was tagged.");
+            LogCoded(DiagnosticCodes.BuildCancelled, "The image build was cancelled; no image was tagged, and its build container was removed unless a warning above names it.");
         }
         catch (Exception ex)
         {

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using ModWsgi.Core.Diagnostics;
+using Microsoft.AspNetCore.Http;
 using ModWsgi.Core.Engine;
 
 namespace ModWsgi.Core.Tests;
@@ -99,6 +100,251 @@ public sealed class EngineClientTests : IDisposable
         Assert.Equal(3001, ex.Code.Number);
         Assert.Contains("tcp://127.0.0.1:1", ex.Message);
         Assert.DoesNotContain("   at ", ex.Message);
+    }
+
+    // ---- Engine API version negotiation ----------------------------------------------------------------------
+
+    [Theory]
+    [InlineData("1.41", "1.12", "1.41")] // Docker 20.10, Podman 4
+    [InlineData("1.45", "1.24", "1.45")] // Docker 26: its newest, below ours
+    [InlineData("1.52", "1.24", "1.47")] // an engine newer than us: our newest
+    [InlineData("1.52", "1.44", "1.47")] // Docker 29's raised minimum: still ours at ≥ 1.44
+    [InlineData("1.45", "1.44", "1.45")] // Docker 26 started with DOCKER_MIN_API_VERSION=1.44
+    [InlineData("1.44", null, "1.44")]   // an engine that gives no minimum
+    public void Choose_IsTheHighestVersionBothSidesSpeak(string engineNewest, string? engineMinimum, string expected)
+    {
+        var chosen = EngineApiVersion.Choose(Version.Parse(engineNewest), engineMinimum is null ? null : Version.Parse(engineMinimum), "unix:///e.sock");
+
+        Assert.Equal(Version.Parse(expected), chosen);
+        Assert.InRange(chosen, EngineApiVersion.Oldest, EngineApiVersion.Newest);
+    }
+
+    [Fact]
+    public void Choose_AnEngineOlderThanOurOldest_IsMODWSGI3007NamingBothRanges()
+    {
+        var ex = Assert.Throws<ModWsgiException>(() => EngineApiVersion.Choose(new Version(1, 40), new Version(1, 12), "unix:///old.sock"));
+
+        Assert.Equal(DiagnosticCodes.EngineApiVersionUnsupported, ex.Code);
+        Assert.Equal("MODWSGI3007", ex.Id);
+        Assert.Contains("unix:///old.sock", ex.Message);
+        Assert.Contains("1.12 to 1.40", ex.Message);
+        Assert.Contains($"{EngineApiVersion.Oldest} to {EngineApiVersion.Newest}", ex.Message);
+        Assert.Contains("Upgrade the engine", ex.Message);
+    }
+
+    [Fact]
+    public void Choose_AnEngineWhoseMinimumIsAboveOurNewest_IsMODWSGI3007SayingToUpgradeModWsgi()
+    {
+        var ex = Assert.Throws<ModWsgiException>(() => EngineApiVersion.Choose(new Version(1, 60), new Version(1, 50), "tcp://h:2375"));
+
+        Assert.Equal(DiagnosticCodes.EngineApiVersionUnsupported, ex.Code);
+        Assert.Contains("1.50 to 1.60", ex.Message);
+        Assert.Contains("Upgrade ModWsgi.Sdk", ex.Message);
+    }
+
+    [Theory]
+    [InlineData("1.45", 1, 45)]
+    [InlineData(" 1.41 ", 1, 41)]
+    public void ParseVersion_ReadsMajorDotMinor(string text, int major, int minor) =>
+        Assert.Equal(new Version(major, minor), EngineApiVersion.Parse(text));
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("")]
+    [InlineData("v1.45")]
+    [InlineData("1.45.1")]
+    public void ParseVersion_AnythingElse_IsNull(string? text) => Assert.Null(EngineApiVersion.Parse(text));
+
+    [Fact]
+    public async Task Client_AsksTheVersionOnce_OnTheFirstCall_AndSendsEveryCallAtTheChosenVersion()
+    {
+        await using var server = await FakeEngineServer.StartAsync(apiVersion: "1.45", minApiVersion: "1.24");
+        using var client = new DockerEngineClient(server.Endpoint);
+        Assert.Empty(server.Requests); // lazily: constructing the client asks nothing
+
+        Assert.Null(await client.InspectImageAsync("modwsgi/base:bookworm", CancellationToken.None));
+        Assert.Null(await client.InspectImageAsync("other:1", CancellationToken.None));
+        await client.RemoveContainerAsync("c1", CancellationToken.None); // 404: already gone
+
+        Assert.Equal(new Version(1, 45), await client.GetApiVersionAsync(CancellationToken.None));
+        Assert.Equal(
+        [
+            "GET /version",
+            "GET /v1.45/images/modwsgi%2Fbase%3Abookworm/json",
+            "GET /v1.45/images/other%3A1/json",
+            "DELETE /v1.45/containers/c1?force=true&v=true",
+        ], server.Requests);
+    }
+
+    [Fact]
+    public async Task Client_OnAnEngineWithMinimum144_SpeaksAVersionAtLeast144()
+    {
+        await using var server = await FakeEngineServer.StartAsync(apiVersion: "1.45", minApiVersion: "1.44");
+        using var client = new DockerEngineClient(server.Endpoint);
+
+        await client.InspectImageAsync("x:1", CancellationToken.None);
+
+        Assert.Contains("GET /v1.45/images/x%3A1/json", server.Requests);
+        Assert.True(await client.GetApiVersionAsync(CancellationToken.None) >= new Version(1, 44));
+    }
+
+    [Fact]
+    public async Task Client_OnAnEngineOlderThan141_FailsItsFirstCallWithMODWSGI3007_AndSendsNothingElse()
+    {
+        await using var server = await FakeEngineServer.StartAsync(apiVersion: "1.40", minApiVersion: "1.12");
+        using var client = new DockerEngineClient(server.Endpoint);
+
+        var ex = await Assert.ThrowsAsync<ModWsgiException>(() => client.InspectImageAsync("x:1", CancellationToken.None));
+
+        Assert.Equal(DiagnosticCodes.EngineApiVersionUnsupported, ex.Code);
+        Assert.Contains("1.12 to 1.40", ex.Message);
+        Assert.Contains("1.41 to 1.47", ex.Message);
+        Assert.Contains(server.Endpoint.Display, ex.Message);
+        Assert.Equal(["GET /version"], server.Requests);
+    }
+
+    // ---- container removal -------------------------------------------------------------------------------------
+
+    [Theory]
+    [InlineData(404, "{\"message\":\"No such container: c1\"}")]
+    [InlineData(409, "{\"message\":\"removal of container c1 is already in progress\"}")]
+    [InlineData(204, "")]
+    public async Task RemoveContainer_GoneOrAlreadyBeingRemoved_IsDone(int status, string body)
+    {
+        await using var server = await FakeEngineServer.StartAsync();
+        server.AnswerAll(status, body);
+        using var client = new DockerEngineClient(server.Endpoint);
+
+        await client.RemoveContainerAsync("c1", CancellationToken.None);
+
+        Assert.Contains("DELETE /v1.41/containers/c1?force=true&v=true", server.Requests);
+    }
+
+    [Fact]
+    public async Task RemoveContainer_AnyOtherConflict_IsMODWSGI3003WithTheEnginesMessage()
+    {
+        await using var server = await FakeEngineServer.StartAsync();
+        server.AnswerAll(409, "{\"message\":\"You cannot remove a paused container c1\"}");
+        using var client = new DockerEngineClient(server.Endpoint);
+
+        var ex = await Assert.ThrowsAsync<ModWsgiException>(() => client.RemoveContainerAsync("c1", CancellationToken.None));
+
+        Assert.Equal(DiagnosticCodes.EngineRequestFailed, ex.Code);
+        Assert.Contains("409 You cannot remove a paused container c1", ex.Message);
+    }
+
+    // ---- timeouts ------------------------------------------------------------------------------------------------
+
+    private static readonly EngineClientOptions Short = new() { RequestTimeout = TimeSpan.FromMilliseconds(300), RemovalTimeout = TimeSpan.FromMilliseconds(300) };
+
+    /// <summary>A unix socket that accepts connections and reads what comes, but never writes a byte.</summary>
+    private sealed class SilentSocket : IDisposable
+    {
+        private readonly System.Net.Sockets.Socket _listener = new(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+        private readonly List<System.Net.Sockets.Socket> _accepted = [];
+
+        public SilentSocket(string path)
+        {
+            Path = path;
+            _listener.Bind(new System.Net.Sockets.UnixDomainSocketEndPoint(path));
+            _listener.Listen(8);
+            _ = Task.Run(async () =>
+            {
+                while (true)
+                {
+                    System.Net.Sockets.Socket connection;
+                    try
+                    {
+                        connection = await _listener.AcceptAsync();
+                    }
+                    catch (Exception)
+                    {
+                        return; // disposed
+                    }
+                    lock (_accepted)
+                        _accepted.Add(connection);
+                }
+            });
+        }
+
+        public string Path { get; }
+
+        public int Accepted { get { lock (_accepted) return _accepted.Count; } }
+
+        public void Dispose()
+        {
+            _listener.Dispose();
+            lock (_accepted)
+                _accepted.ForEach(c => c.Dispose());
+            File.Delete(Path);
+        }
+    }
+
+    [Fact]
+    public async Task AnEngineThatAcceptsButNeverAnswers_FailsTheFirstCallWithinTheRequestTimeout_AsMODWSGI3008()
+    {
+        Directory.CreateDirectory(_missingDir);
+        using var silent = new SilentSocket(Path.Combine(_missingDir, "silent.sock"));
+        using var client = new DockerEngineClient(EngineEndpoint.Parse("unix://" + silent.Path), Short);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        var ex = await Assert.ThrowsAsync<ModWsgiException>(() => client.InspectImageAsync("modwsgi/base:bookworm", CancellationToken.None));
+
+        Assert.InRange(clock.Elapsed, TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(10));
+        Assert.Equal(DiagnosticCodes.EngineTimedOut, ex.Code);
+        Assert.Equal("MODWSGI3008", ex.Id);
+        Assert.Contains("unix://" + silent.Path, ex.Message);
+        Assert.Contains("GET /version within 300 ms", ex.Message);
+        Assert.Equal(1, silent.Accepted);
+    }
+
+    [Fact]
+    public async Task AHungCall_TimesOutAsMODWSGI3008NamingIt_AndTheCallersCancellationStaysACancellation()
+    {
+        await using var server = await FakeEngineServer.StartAsync();
+        server.Handler = context => Task.Delay(Timeout.Infinite, context.RequestAborted);
+        using var client = new DockerEngineClient(server.Endpoint, Short);
+
+        var ex = await Assert.ThrowsAsync<ModWsgiException>(() => client.InspectImageAsync("site:1", CancellationToken.None));
+        Assert.Equal(DiagnosticCodes.EngineTimedOut, ex.Code);
+        Assert.Contains("GET /v1.41/images/site%3A1/json within 300 ms", ex.Message);
+
+        using var patient = new DockerEngineClient(server.Endpoint, new EngineClientOptions { RequestTimeout = TimeSpan.FromMinutes(5) });
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => patient.InspectImageAsync("site:1", cancel.Token));
+    }
+
+    [Fact]
+    public async Task RemovingAContainer_OnAHungEngine_IsBoundedByTheRemovalTimeout_NotTheRequestTimeout()
+    {
+        await using var server = await FakeEngineServer.StartAsync();
+        server.Handler = context => Task.Delay(Timeout.Infinite, context.RequestAborted);
+        using var client = new DockerEngineClient(server.Endpoint, new EngineClientOptions { RequestTimeout = TimeSpan.FromMinutes(5), RemovalTimeout = TimeSpan.FromMilliseconds(300) });
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        // What a cancelled build's cleanup does: no token of its own, so only the client bounds it.
+        var ex = await Assert.ThrowsAsync<ModWsgiException>(() => client.RemoveContainerAsync("c1", CancellationToken.None));
+
+        Assert.InRange(clock.Elapsed, TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(10));
+        Assert.Equal(DiagnosticCodes.EngineTimedOut, ex.Code);
+        Assert.Contains("DELETE /v1.41/containers/c1?force=true&v=true within 300 ms", ex.Message);
+    }
+
+    [Fact]
+    public async Task AStream_OutlivesTheRequestTimeout()
+    {
+        await using var server = await FakeEngineServer.StartAsync();
+        server.Handler = async context =>
+        {
+            // The load streams for longer than a short question may take.
+            await Task.Delay(TimeSpan.FromMilliseconds(900), context.RequestAborted);
+            await context.Response.WriteAsync("{\"stream\":\"Loaded image: site:1\"}\n");
+        };
+        using var client = new DockerEngineClient(server.Endpoint, Short);
+
+        await client.LoadImageAsync(new MemoryStream(new byte[1024]), CancellationToken.None);
+
+        Assert.Contains("POST /v1.41/images/load?quiet=1", server.Requests);
     }
 
     // ---- MultiplexedStreamReader ------------------------------------------------------------------------------

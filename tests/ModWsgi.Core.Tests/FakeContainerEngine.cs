@@ -89,11 +89,14 @@ internal sealed class FakeContainerEngine : IContainerEngine
         return Task.CompletedTask;
     }
 
-    public Task RemoveContainerAsync(string containerId, CancellationToken cancellationToken)
+    /// <summary>What a removal does before the container goes away; a test makes it throw (409, a paused engine…).</summary>
+    public Func<string, CancellationToken, Task> OnRemove { get; set; } = (_, _) => Task.CompletedTask;
+
+    public async Task RemoveContainerAsync(string containerId, CancellationToken cancellationToken)
     {
         Calls.Add("remove " + containerId);
+        await OnRemove(containerId, cancellationToken);
         LiveContainers.Remove(containerId);
-        return Task.CompletedTask;
     }
 
     public async Task PutArchiveAsync(string containerId, string path, Stream tar, CancellationToken cancellationToken)
@@ -165,12 +168,21 @@ internal sealed class FakeContainerEngine : IContainerEngine
 
     public Task<JsonArray> GetImageHistoryAsync(string image, CancellationToken cancellationToken) => Task.FromResult(new JsonArray());
 
+    /// <summary>What `docker save` answers for an image, when a test gives it; otherwise Docker 20.10's layout.</summary>
+    public Dictionary<string, byte[]> SavedArchives { get; } = new(StringComparer.Ordinal);
+
     public Task<Stream> SaveImageAsync(string image, CancellationToken cancellationToken)
     {
         Calls.Add("save " + image);
+        if (SavedArchives.TryGetValue(image, out var given))
+            return Task.FromResult<Stream>(new MemoryStream(given));
         var tar = new MemoryStream();
         using (var writer = new TarWriter(tar, TarEntryFormat.Gnu, leaveOpen: true))
+        {
             writer.WriteEntry(new GnuTarEntry(TarEntryType.RegularFile, "0001/layer.tar") { DataStream = new MemoryStream(_baseLayerTars[image]) });
+            var manifest = $"[{{\"Config\":\"{Digests.Hex(image)}.json\",\"RepoTags\":null,\"Layers\":[\"0001/layer.tar\"]}}]";
+            writer.WriteEntry(new GnuTarEntry(TarEntryType.RegularFile, "manifest.json") { DataStream = new MemoryStream(Encoding.UTF8.GetBytes(manifest)) });
+        }
         tar.Position = 0;
         return Task.FromResult<Stream>(tar);
     }

@@ -117,4 +117,19 @@ public sealed class ImageTagsTests
         Assert.Equal(DiagnosticCodes.InvalidImageTag, error.Code);
         Assert.Equal(Assert.Throws<ModWsgiException>(() => ImageTags.Validate(tag)).Message, error.Message);
     }
+
+    [Theory]
+    [InlineData("site:1.0", "docker.io/library/site:1.0")]
+    [InlineData("team/site:1.0", "docker.io/team/site:1.0")]
+    [InlineData("team/sub/site:1.0", "docker.io/team/sub/site:1.0")]
+    [InlineData("registry.example.com/site:1.0", "registry.example.com/site:1.0")]
+    [InlineData("registry.example.com/team/site:latest", "registry.example.com/team/site:latest")]
+    [InlineData("localhost:5000/site:1.0", "localhost:5000/site:1.0")]
+    [InlineData("localhost/site:1.0", "localhost/site:1.0")]
+    [InlineData("Registry/site:1.0", "Registry/site:1.0")]
+    [InlineData("docker.io/site:1.0", "docker.io/library/site:1.0")]
+    [InlineData("docker.io/library/site:1.0", "docker.io/library/site:1.0")]
+    [InlineData("index.docker.io/team/site:1.0", "docker.io/team/site:1.0")]
+    public void FullyQualifiedName_IsDockersNormalization(string reference, string expected) =>
+        Assert.Equal(expected, ModWsgi.Core.Engine.ImageReference.FullyQualifiedName(reference));
 }

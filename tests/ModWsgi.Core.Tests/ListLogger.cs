@@ -7,13 +7,19 @@ internal sealed class ListLogger(LogLevel minimum = LogLevel.Trace) : ILogger
 {
     public List<string> Messages { get; } = [];
 
+    /// <summary>The messages logged as warnings.</summary>
+    public List<string> Warnings { get; } = [];
+
     public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
 
     public bool IsEnabled(LogLevel logLevel) => logLevel >= minimum;
 
     public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
     {
-        if (IsEnabled(logLevel))
-            Messages.Add(formatter(state, exception) + exception);
+        if (!IsEnabled(logLevel))
+            return;
+        Messages.Add(formatter(state, exception) + exception);
+        if (logLevel == LogLevel.Warning)
+            Warnings.Add(formatter(state, exception));
     }
 }

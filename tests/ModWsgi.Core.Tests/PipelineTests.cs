@@ -123,6 +123,58 @@ public sealed class PipelineTests : IDisposable
         Assert.False(_engine.HasImage("site:latest"));
     }
 
+    private static ModWsgiException RemovalConflict(string id) => new(DiagnosticCodes.EngineRequestFailed,
+        $"The container engine refused to remove container: 409 You cannot remove a running container {id}. Stop the container before attempting removal or force remove");
+
+    [Fact]
+    public async Task AFailedStep_WhoseContainerCannotBeRemoved_SurfacesTheStepsError_AndWarnsOfTheContainer()
+    {
+        _engine.OnScript = (script, _) => Task.FromResult(script.Contains("pip", StringComparison.Ordinal)
+            ? (1L, new[] { "ERROR: No matching distribution found for flask" })
+            : (0L, Array.Empty<string>()));
+        _engine.OnRemove = (id, _) => throw RemovalConflict(id);
+
+        var ex = await Assert.ThrowsAsync<ModWsgiException>(() => Publish());
+
+        Assert.Equal(DiagnosticCodes.BuildStepFailed, ex.Code);
+        Assert.Equal("MODWSGI5001", ex.Id);
+        Assert.Contains("No matching distribution found for flask", ex.Message);
+        var warning = Assert.Single(_log.Warnings);
+        Assert.Contains("c1", warning);
+        Assert.Contains("409", warning);
+        Assert.Contains("docker rm -f c1", warning);
+    }
+
+    [Fact]
+    public async Task ACancelledBuild_WhoseContainerCannotBeRemoved_IsStillACancellation()
+    {
+        using var cancel = new CancellationTokenSource();
+        _engine.OnScript = async (_, token) =>
+        {
+            await cancel.CancelAsync();
+            await Task.Delay(Timeout.Infinite, token);
+            return (0L, Array.Empty<string>());
+        };
+        _engine.OnRemove = (id, _) => throw RemovalConflict(id);
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Publish(cancellationToken: cancel.Token));
+
+        Assert.Contains("c1", Assert.Single(_log.Warnings));
+    }
+
+    [Fact]
+    public async Task ASuccessfulStep_WhoseContainerCannotBeRemoved_FailsWithTheRemovalsError()
+    {
+        _engine.OnRemove = (id, _) => throw RemovalConflict(id);
+
+        var ex = await Assert.ThrowsAsync<ModWsgiException>(() => Publish());
+
+        Assert.Equal(DiagnosticCodes.EngineRequestFailed, ex.Code);
+        Assert.Contains("409", ex.Message);
+        Assert.Empty(_log.Warnings);
+        Assert.Empty(_engine.Loads);
+    }
+
     [Fact]
     public async Task ACancelledBuild_RemovesItsBuildContainer()
     {
@@ -167,6 +219,29 @@ public sealed class PipelineTests : IDisposable
         File.Delete(archive);
         Assert.False((await Publish(options)).UpToDate);
         Assert.True(File.Exists(archive));
+    }
+
+    [Fact]
+    public async Task Archive_NamesTheImageFullyQualifiedForContainerd_AndKeepsTheTagsAsGiven()
+    {
+        var archive = Path.Combine(_root, "out", "site.tar");
+        await Publish(Options(new ProjectSettings { ContainerArchiveOutputPath = archive, ContainerImageTags = ["1.0", "latest"] }));
+
+        var entries = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        await using (var reader = new System.Formats.Tar.TarReader(File.OpenRead(archive)))
+        {
+            while (await reader.GetNextEntryAsync(copyData: true) is { } entry)
+            {
+                using var content = new MemoryStream();
+                entry.DataStream?.CopyTo(content);
+                entries[entry.Name] = content.ToArray();
+            }
+        }
+        var annotations = JsonNode.Parse(entries["index.json"])!["manifests"]![0]!["annotations"]!;
+        Assert.Equal("docker.io/library/site:1.0", annotations["io.containerd.image.name"]!.GetValue<string>());
+        Assert.Equal("1.0", annotations["org.opencontainers.image.ref.name"]!.GetValue<string>());
+        // docker load (classic store) reads manifest.json: the names as the user gave them.
+        Assert.Equal(["site:1.0", "site:latest"], JsonNode.Parse(entries["manifest.json"])![0]!["RepoTags"]!.AsArray().Select(t => t!.GetValue<string>()));
     }
 
     [Fact]

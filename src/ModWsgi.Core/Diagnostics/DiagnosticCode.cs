@@ -45,6 +45,8 @@ public static class DiagnosticCodes
     public static readonly DiagnosticCode InvalidEngineEndpoint = new(3004, "DOCKER_HOST is not a supported endpoint");
     public static readonly DiagnosticCode ImageNotFound = new(3005, "The engine has no image of that name");
     public static readonly DiagnosticCode DockerCliMissing = new(3006, "The docker CLI is not installed");
+    public static readonly DiagnosticCode EngineApiVersionUnsupported = new(3007, "The container engine speaks no Engine API version ModWsgi speaks");
+    public static readonly DiagnosticCode EngineTimedOut = new(3008, "The container engine did not answer in time");
     public static readonly DiagnosticCode EngineTlsFailed = new(3010, "The TLS connection to the engine failed");
     public static readonly DiagnosticCode EngineTlsFilesInvalid = new(3011, "The engine's TLS certificate files are missing or unreadable");
     public static readonly DiagnosticCode EngineExpectsTls = new(3012, "The engine speaks TLS but the client was not told to");

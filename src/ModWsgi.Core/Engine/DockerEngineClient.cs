@@ -13,24 +13,30 @@ namespace ModWsgi.Core.Engine;
 /// </summary>
 public sealed class DockerEngineClient : IContainerEngine, IDisposable
 {
-    // 1.41 is Docker 20.10's API and is accepted by every newer engine and by Podman's compat API.
-    private const string ApiVersion = "v1.41";
+    /// <summary>No timeout: a stream runs as long as the build, and the caller cancels it.</summary>
+    private static readonly TimeSpan Streaming = Timeout.InfiniteTimeSpan;
     private readonly HttpClient _http;
+    private readonly Lock _negotiationGate = new();
+    private Task<Version>? _negotiation;
 
-    public DockerEngineClient(EngineEndpoint endpoint)
+    public DockerEngineClient(EngineEndpoint endpoint, EngineClientOptions? options = null)
     {
         Endpoint = endpoint;
-        var handler = new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30) };
-        var baseUri = EngineTransport.BaseAddress(endpoint);
-        // Builds stream for minutes (pip, apt): no overall timeout; callers cancel instead.
-        _http = new HttpClient(EngineTransport.CreateHandler(endpoint, handler)) { BaseAddress = new Uri(baseUri, ApiVersion + "/"), Timeout = Timeout.InfiniteTimeSpan };
+        Options = options ?? EngineClientOptions.Default;
+        // ConnectTimeout bounds the transport's ConnectCallback too (unix socket, TLS handshake, ssh start).
+        var handler = new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30), ConnectTimeout = Options.ConnectTimeout };
+        // Builds stream for minutes (pip, apt): no overall timeout; each call has its own (EngineClientOptions).
+        // Requests name their API version in the path (v1.45/...), chosen once per client: see ApiVersionAsync.
+        _http = new HttpClient(EngineTransport.CreateHandler(endpoint, handler)) { BaseAddress = EngineTransport.BaseAddress(endpoint), Timeout = Timeout.InfiniteTimeSpan };
     }
 
     public EngineEndpoint Endpoint { get; }
 
+    public EngineClientOptions Options { get; }
+
     public async Task<JsonObject?> InspectImageAsync(string image, CancellationToken cancellationToken)
     {
-        using var response = await SendAsync(HttpMethod.Get, $"images/{Uri.EscapeDataString(image)}/json", null, cancellationToken).ConfigureAwait(false);
+        using var response = await SendAsync(HttpMethod.Get, $"images/{Uri.EscapeDataString(image)}/json", null, Options.RequestTimeout, cancellationToken).ConfigureAwait(false);
         if (response.StatusCode == HttpStatusCode.NotFound)
             return null;
         await EnsureSuccessAsync(response, $"inspect image {image}", cancellationToken).ConfigureAwait(false);
@@ -59,22 +65,27 @@ public sealed class DockerEngineClient : IContainerEngine, IDisposable
 
     public async Task StartContainerAsync(string containerId, CancellationToken cancellationToken)
     {
-        using var response = await SendAsync(HttpMethod.Post, $"containers/{containerId}/start", null, cancellationToken).ConfigureAwait(false);
+        using var response = await SendAsync(HttpMethod.Post, $"containers/{containerId}/start", null, Options.RequestTimeout, cancellationToken).ConfigureAwait(false);
         await EnsureSuccessAsync(response, "start container", cancellationToken).ConfigureAwait(false);
     }
 
     public async Task RemoveContainerAsync(string containerId, CancellationToken cancellationToken)
     {
-        using var response = await SendAsync(HttpMethod.Delete, $"containers/{containerId}?force=true&v=true", null, cancellationToken).ConfigureAwait(false);
-        if (response.StatusCode != HttpStatusCode.NotFound)
-            await EnsureSuccessAsync(response, "remove container", cancellationToken).ConfigureAwait(false);
+        using var response = await SendAsync(HttpMethod.Delete, $"containers/{containerId}?force=true&v=true", null, Options.RemovalTimeout, cancellationToken).ConfigureAwait(false);
+        // Gone already, or being removed (by the engine itself, or an earlier call that timed out): done either way.
+        if (response.StatusCode == HttpStatusCode.NotFound)
+            return;
+        if (response.StatusCode == HttpStatusCode.Conflict
+            && (await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false)).Contains("already in progress", StringComparison.OrdinalIgnoreCase))
+            return;
+        await EnsureSuccessAsync(response, "remove container", cancellationToken).ConfigureAwait(false);
     }
 
     public async Task PutArchiveAsync(string containerId, string path, Stream tar, CancellationToken cancellationToken)
     {
         using var content = new StreamContent(tar);
         content.Headers.ContentType = new MediaTypeHeaderValue("application/x-tar");
-        using var response = await SendAsync(HttpMethod.Put, $"containers/{containerId}/archive?path={Uri.EscapeDataString(path)}", content, cancellationToken).ConfigureAwait(false);
+        using var response = await SendAsync(HttpMethod.Put, $"containers/{containerId}/archive?path={Uri.EscapeDataString(path)}", content, Streaming, cancellationToken).ConfigureAwait(false);
         await EnsureSuccessAsync(response, $"copy files into the build container at {path}", cancellationToken).ConfigureAwait(false);
     }
 
@@ -98,7 +109,7 @@ public sealed class DockerEngineClient : IContainerEngine, IDisposable
     public async Task<Stream> SaveImageAsync(string image, CancellationToken cancellationToken)
     {
         var response = await SendAsync(new HttpRequestMessage(HttpMethod.Get, $"images/{Uri.EscapeDataString(image)}/get"),
-            HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+            HttpCompletionOption.ResponseHeadersRead, Streaming, cancellationToken).ConfigureAwait(false);
         try
         {
             await EnsureSuccessAsync(response, $"export image {image}", cancellationToken).ConfigureAwait(false);
@@ -115,7 +126,7 @@ public sealed class DockerEngineClient : IContainerEngine, IDisposable
     {
         using var content = new StreamContent(archive);
         content.Headers.ContentType = new MediaTypeHeaderValue("application/x-tar");
-        using var response = await SendAsync(HttpMethod.Post, "images/load?quiet=1", content, cancellationToken).ConfigureAwait(false);
+        using var response = await SendAsync(HttpMethod.Post, "images/load?quiet=1", content, Streaming, cancellationToken).ConfigureAwait(false);
         await EnsureSuccessAsync(response, "load the image", cancellationToken).ConfigureAwait(false);
         // The engine reports load failures inside a 200 answer, as a JSON message with "error".
         var text = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
@@ -146,7 +157,7 @@ public sealed class DockerEngineClient : IContainerEngine, IDisposable
         var start = new JsonObject { ["Detach"] = false, ["Tty"] = false };
         using (var request = new HttpRequestMessage(HttpMethod.Post, $"exec/{execId}/start") { Content = JsonContent(start) })
         {
-            using var response = await SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+            using var response = await SendAsync(request, HttpCompletionOption.ResponseHeadersRead, Streaming, cancellationToken).ConfigureAwait(false);
             await EnsureSuccessAsync(response, "start exec", cancellationToken).ConfigureAwait(false);
             await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
             await readOutput(stream, cancellationToken).ConfigureAwait(false);
@@ -160,28 +171,90 @@ public sealed class DockerEngineClient : IContainerEngine, IDisposable
 
     private async Task<JsonNode?> SendJsonAsync(HttpMethod method, string path, JsonNode? body, CancellationToken cancellationToken)
     {
-        using var response = await SendAsync(method, path, body is null ? null : JsonContent(body), cancellationToken).ConfigureAwait(false);
+        using var response = await SendAsync(method, path, body is null ? null : JsonContent(body), Options.RequestTimeout, cancellationToken).ConfigureAwait(false);
         await EnsureSuccessAsync(response, $"{method} {path}", cancellationToken).ConfigureAwait(false);
         return await ReadJsonAsync(response, cancellationToken).ConfigureAwait(false);
     }
 
-    private Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, HttpContent? content, CancellationToken cancellationToken)
-        => SendAsync(new HttpRequestMessage(method, path) { Content = content }, HttpCompletionOption.ResponseContentRead, cancellationToken);
+    private Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, HttpContent? content, TimeSpan timeout, CancellationToken cancellationToken)
+        => SendAsync(new HttpRequestMessage(method, path) { Content = content }, HttpCompletionOption.ResponseContentRead, timeout, cancellationToken);
 
-    private async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, HttpCompletionOption completion, CancellationToken cancellationToken)
+    /// <summary>
+    /// The Engine API version this client and the engine both speak, asked once (GET /version, unversioned) on the
+    /// first call; a failed ask (engine not up yet) is asked again on the next call.
+    /// </summary>
+    public Task<Version> GetApiVersionAsync(CancellationToken cancellationToken)
     {
+        lock (_negotiationGate)
+        {
+            if (_negotiation is null || _negotiation.IsFaulted || _negotiation.IsCanceled)
+                _negotiation = NegotiateAsync();
+            // The ask is shared by every caller: one caller's cancellation must not cancel it for the others.
+            return _negotiation.WaitAsync(cancellationToken);
+        }
+    }
+
+    private async Task<Version> NegotiateAsync()
+    {
+        using var response = await SendUnversionedAsync(new HttpRequestMessage(HttpMethod.Get, "version"), HttpCompletionOption.ResponseContentRead, Options.RequestTimeout, CancellationToken.None).ConfigureAwait(false);
+        await EnsureSuccessAsync(response, "report its version", CancellationToken.None).ConfigureAwait(false);
+        var json = await ReadJsonAsync(response, CancellationToken.None).ConfigureAwait(false);
+        // Every engine answer carries the Api-Version header as well (the one GET /_ping is for).
+        var header = response.Headers.TryGetValues("Api-Version", out var values) ? values.FirstOrDefault() : null;
+        var newest = EngineApiVersion.Parse(json?["ApiVersion"]?.GetValue<string>()) ?? EngineApiVersion.Parse(header)
+            ?? throw Unexpected("GET /version", "no ApiVersion in the answer");
+        var minimum = EngineApiVersion.Parse(json?["MinAPIVersion"]?.GetValue<string>());
+        return EngineApiVersion.Choose(newest, minimum, Endpoint.Display);
+    }
+
+    private async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, HttpCompletionOption completion, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var version = await GetApiVersionAsync(cancellationToken).ConfigureAwait(false);
+        request.RequestUri = new Uri($"v{version}/{request.RequestUri!.OriginalString}", UriKind.Relative);
+        return await SendUnversionedAsync(request, completion, timeout, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// One request; with <see cref="HttpCompletionOption.ResponseContentRead"/> the answer's body is read
+    /// within <paramref name="timeout"/> too.
+    /// </summary>
+    private async Task<HttpResponseMessage> SendUnversionedAsync(HttpRequestMessage request, HttpCompletionOption completion, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        // Named before sending: HttpClient makes the request's URI absolute.
+        var what = $"{request.Method} /{request.RequestUri!.OriginalString}";
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
         try
         {
-            return await _http.SendAsync(request, completion, cancellationToken).ConfigureAwait(false);
+            return await _http.SendAsync(request, completion, deadline.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested && deadline.IsCancellationRequested)
+        {
+            throw new ModWsgiException(DiagnosticCodes.EngineTimedOut,
+                $"The container engine at {Endpoint.Display} did not answer {what} within {Describe(timeout)}. " +
+                "Check that it is not paused or hung (docker info; restart it if it does not answer), then build again.", ex);
+        }
+        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            // The handler's ConnectTimeout (not the caller, not our deadline).
+            throw Unreachable($"no connection within {Describe(Options.ConnectTimeout)}", ex);
         }
         catch (HttpRequestException ex)
         {
-            throw new ModWsgiException(DiagnosticCodes.EngineUnreachable,
-                $"No container engine answers at {Endpoint.Display} ({ex.InnerException?.Message ?? ex.Message}). " +
-                "Start one (for Docker: 'sudo dockerd &' or 'sudo systemctl start docker'; on Debian install it with 'apt-get install docker.io'), " +
-                "or point DOCKER_HOST at a running engine.", ex);
+            throw Unreachable(ex.InnerException?.Message ?? ex.Message, ex);
         }
     }
+
+    private ModWsgiException Unreachable(string why, Exception cause) =>
+        new(DiagnosticCodes.EngineUnreachable,
+            $"No container engine answers at {Endpoint.Display} ({why}). " +
+            "Start one (for Docker: 'sudo dockerd &' or 'sudo systemctl start docker'; on Debian install it with 'apt-get install docker.io'), " +
+            "or point DOCKER_HOST at a running engine.", cause);
+
+    private static string Describe(TimeSpan timeout) =>
+        timeout >= TimeSpan.FromMinutes(1) && timeout.Seconds == 0 ? $"{timeout.TotalMinutes:0} min"
+        : timeout >= TimeSpan.FromSeconds(1) ? $"{timeout.TotalSeconds:0.#} s"
+        : $"{timeout.TotalMilliseconds:0} ms";
 
     private static async Task EnsureSuccessAsync(HttpResponseMessage response, string what, CancellationToken cancellationToken)
     {

@@ -22,12 +22,13 @@ public static class ImageArchiveWriter
         await AddBytesAsync(tar, "oci-layout", Encoding.UTF8.GetBytes("{\"imageLayoutVersion\":\"1.0.0\"}"), cancellationToken).ConfigureAwait(false);
 
         // One image in the index (named by the first tag) so `skopeo inspect oci-archive:FILE` needs no
-        // reference; docker's manifest.json carries every tag.
+        // reference; docker's manifest.json carries every tag. containerd (and Docker's containerd store) names
+        // the image by the annotation literally: fully qualified, as `docker run site:1` looks it up.
         var manifests = new JsonArray(ImageConfigWriter.Descriptor(image.Manifest with
         {
             Annotations = new Dictionary<string, string>
             {
-                ["io.containerd.image.name"] = repoTags[0],
+                ["io.containerd.image.name"] = Engine.ImageReference.FullyQualifiedName(repoTags[0]),
                 ["org.opencontainers.image.ref.name"] = repoTags[0][(repoTags[0].LastIndexOf(':') + 1)..],
             },
         }));

@@ -44,17 +44,19 @@ public sealed class ApplicationLayerStep(IContainerEngine engine, BuildCache cac
             await loader.LoadAsync(stageConfig, plan.Base, below.Select(a => a.Layer).ToArray(), [stageName], cancellationToken).ConfigureAwait(false);
         }
 
-        await using var container = await BuildContainer.StartAsync(engine, stageId, logger, cancellationToken).ConfigureAwait(false);
-        await container.ExtractAsync(cache, app.Blob.Digest, cancellationToken).ConfigureAwait(false);
-        foreach (var step in steps)
-            await container.RunAsync(step, options.Pip, cancellationToken).ConfigureAwait(false);
-        DjangoSettings? django = null;
-        if (plan.Detected.Django is { } project)
+        var (layer, django) = await BuildContainer.UseAsync(engine, stageId, logger, async container =>
         {
-            django = DjangoSupport.ParseSettings(await container.ReadFileAsync(DjangoSupport.SettingsFile, cancellationToken).ConfigureAwait(false))
-                ?? throw DjangoSupport.Unreadable(project);
-        }
-        var layer = await container.CaptureAsync(cache, plan.Epoch, _ => false, cancellationToken).ConfigureAwait(false);
+            await container.ExtractAsync(cache, app.Blob.Digest, cancellationToken).ConfigureAwait(false);
+            foreach (var step in steps)
+                await container.RunAsync(step, options.Pip, cancellationToken).ConfigureAwait(false);
+            DjangoSettings? django = null;
+            if (plan.Detected.Django is { } project)
+            {
+                django = DjangoSupport.ParseSettings(await container.ReadFileAsync(DjangoSupport.SettingsFile, cancellationToken).ConfigureAwait(false))
+                    ?? throw DjangoSupport.Unreadable(project);
+            }
+            return (await container.CaptureAsync(cache, plan.Epoch, _ => false, cancellationToken).ConfigureAwait(false), django);
+        }, cancellationToken).ConfigureAwait(false);
         return new ApplicationLayer(new AddedLayer(layer, "ModWsgi.Sdk application: /app + " + string.Join(", ", steps.Select(s => s.Name))), django);
     }
 }

@@ -11,10 +11,10 @@ using ModWsgi.Core.Steps;
 namespace ModWsgi.Core.Steps;
 
 /// <summary>
-/// A container the build runs its steps in (`sleep infinity`, commands by exec), removed on dispose whatever
-/// happened, cancellation included.
+/// A container the build runs its steps in (`sleep infinity`, commands by exec), removed whatever happened,
+/// cancellation included: see <see cref="UseAsync"/>.
 /// </summary>
-public sealed class BuildContainer : IAsyncDisposable
+public sealed class BuildContainer
 {
     /// <summary>How many trailing output lines a failed step's error quotes.</summary>
     private const int FailureTailLines = 15;
@@ -31,8 +31,29 @@ public sealed class BuildContainer : IAsyncDisposable
 
     public string Id { get; }
 
-    /// <summary>Creates and starts a build container from <paramref name="image"/>.</summary>
-    public static async Task<BuildContainer> StartAsync(IContainerEngine engine, string image, ILogger logger, CancellationToken cancellationToken)
+    /// <summary>
+    /// Creates and starts a build container from <paramref name="image"/>, runs <paramref name="work"/> in it and
+    /// removes it. When the work failed (or was cancelled), a failed removal is a warning: the error that
+    /// caused the removal is the one that surfaces. After a success, a failed removal fails the build.
+    /// </summary>
+    public static async Task<T> UseAsync<T>(IContainerEngine engine, string image, ILogger logger, Func<BuildContainer, Task<T>> work, CancellationToken cancellationToken)
+    {
+        var container = await StartAsync(engine, image, logger, cancellationToken).ConfigureAwait(false);
+        T result;
+        try
+        {
+            result = await work(container).ConfigureAwait(false);
+        }
+        catch
+        {
+            await container.RemoveAfterFailureAsync().ConfigureAwait(false);
+            throw;
+        }
+        await container.RemoveAsync().ConfigureAwait(false);
+        return result;
+    }
+
+    private static async Task<BuildContainer> StartAsync(IContainerEngine engine, string image, ILogger logger, CancellationToken cancellationToken)
     {
         var id = await engine.CreateContainerAsync(new ContainerSpec(image, ["sleep", "infinity"])
         {
@@ -47,8 +68,25 @@ public sealed class BuildContainer : IAsyncDisposable
         }
         catch
         {
-            await container.DisposeAsync().ConfigureAwait(false);
+            await container.RemoveAfterFailureAsync().ConfigureAwait(false);
             throw;
+        }
+    }
+
+    // Not the build's token: a cancelled build must still remove its container (the engine client bounds the call).
+    private Task RemoveAsync() => _engine.RemoveContainerAsync(Id, CancellationToken.None);
+
+    /// <summary>Removes the container while another error is on its way: a failure here is only a warning.</summary>
+    private async Task RemoveAfterFailureAsync()
+    {
+        try
+        {
+            await RemoveAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            _logger.LogWarning("The build container {Id} could not be removed after the build failed or was cancelled ({Reason}); remove it with: docker rm -f {Id}",
+                Id, ex.Message, Id);
         }
     }
 
@@ -98,6 +136,4 @@ public sealed class BuildContainer : IAsyncDisposable
     public Task<Oci.Layer> CaptureAsync(BuildCache cache, DateTimeOffset epoch, Func<string, bool> exclude, CancellationToken cancellationToken) =>
         LayerWriter.WriteAsync(cache.Blobs, epoch, w => ContainerDiffCapture.CaptureAsync(_engine, Id, w, exclude, cancellationToken));
 
-    // Not the build's token: a cancelled build must still remove its container.
-    public async ValueTask DisposeAsync() => await _engine.RemoveContainerAsync(Id, CancellationToken.None).ConfigureAwait(false);
 }

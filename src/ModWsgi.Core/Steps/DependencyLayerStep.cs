@@ -57,11 +57,13 @@ public sealed class DependencyLayerStep(IContainerEngine engine, BuildCache cach
         var inputFiles = plan.Files.Enumerate(filter)
             .Where(f => !f.IsDirectory).Select(f => LayerSources.AppDirectory + "/" + f.RelativePath).ToHashSet(StringComparer.Ordinal);
 
-        await using var container = await BuildContainer.StartAsync(engine, plan.Base.Id, logger, cancellationToken).ConfigureAwait(false);
-        await container.ExtractAsync(cache, inputs.Blob.Digest, cancellationToken).ConfigureAwait(false);
-        foreach (var step in plan.Build.DependencySteps)
-            await container.RunAsync(step, options.Pip, cancellationToken).ConfigureAwait(false);
-        // The input files belong to the application layer; the dependency layer holds what the steps made.
-        return await container.CaptureAsync(cache, SourceDateEpoch.Fixed, inputFiles.Contains, cancellationToken).ConfigureAwait(false);
+        return await BuildContainer.UseAsync(engine, plan.Base.Id, logger, async container =>
+        {
+            await container.ExtractAsync(cache, inputs.Blob.Digest, cancellationToken).ConfigureAwait(false);
+            foreach (var step in plan.Build.DependencySteps)
+                await container.RunAsync(step, options.Pip, cancellationToken).ConfigureAwait(false);
+            // The input files belong to the application layer; the dependency layer holds what the steps made.
+            return await container.CaptureAsync(cache, SourceDateEpoch.Fixed, inputFiles.Contains, cancellationToken).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
     }
 }
