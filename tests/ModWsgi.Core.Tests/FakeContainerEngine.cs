@@ -37,6 +37,18 @@ internal sealed class FakeContainerEngine : IContainerEngine
     /// <summary>Files in the container (absolute path → content): what `cat` reads and what `tar` archives.</summary>
     public Dictionary<string, byte[]> Files { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// What GET /version and /info would tell. Like the real engines, only the classic store loads an archive
+    /// that names layers without carrying them; the others reject it (Podman's message).
+    /// </summary>
+    public EngineKind Kind { get; set; } = EngineKind.DockerClassicStore;
+
+    public Task<EngineKind> GetEngineKindAsync(CancellationToken cancellationToken)
+    {
+        Calls.Add("kind");
+        return Task.FromResult(Kind);
+    }
+
     /// <summary>Each `docker load`, in order.</summary>
     public List<LoadedImage> Loads { get; } = [];
 
@@ -207,6 +219,8 @@ internal sealed class FakeContainerEngine : IContainerEngine
         var shipped = manifest["Layers"]!.AsArray().Select(l => l!.GetValue<string>()).Where(entries.ContainsKey)
             .Select(p => "sha256:" + p[(p.LastIndexOf('/') + 1)..]).ToArray();
         var diffIds = JsonNode.Parse(config)!["rootfs"]!["diff_ids"]!.AsArray().Select(d => d!.GetValue<string>()).ToArray();
+        if (Kind != EngineKind.DockerClassicStore && shipped.Length != diffIds.Length)
+            throw new InvalidOperationException("Some layer tarfiles are missing");
         Calls.Add($"load {string.Join(",", tags)}");
         Loads.Add(new LoadedImage(id, tags, diffIds, shipped, JsonNode.Parse(config)!.AsObject()));
         var inspect = new JsonObject

@@ -84,6 +84,45 @@ public sealed class PipelineTests : IDisposable
         Assert.Empty(_engine.LiveContainers);
     }
 
+    [Theory]
+    [InlineData(EngineKind.Podman)]
+    [InlineData(EngineKind.DockerContainerdStore)]
+    public async Task IntoAnEngineThatNeedsCompleteArchives_EveryLayerTravels_TheBaseExportedOnce(EngineKind kind)
+    {
+        var classic = await Publish(); // the same project into the classic store first: the image id to match
+        var cache = Path.Combine(_root, "cache");
+        Directory.Delete(cache, recursive: true);
+        _engine.Kind = kind;
+        var savesBefore = _engine.Calls.Count(c => c.StartsWith("save", StringComparison.Ordinal));
+
+        var first = await Publish();
+
+        Assert.Equal(classic.ImageId, first.ImageId); // the same config: how layers travel never changes the id
+        var load = _engine.Loads[^1];
+        Assert.Equal(load.DiffIds.Count, load.ShippedLayerBlobs.Count); // base, runtime, dependencies, application
+        var baseImage = BaseImage.FromInspect(BaseImageName, (await _engine.InspectImageAsync(BaseImageName, default))!);
+        var baseLayers = new BuildCache(cache).FindBaseLayers(baseImage.Id);
+        Assert.NotNull(baseLayers);
+        Assert.Equal(baseLayers.Select(l => l.Blob.Digest), load.ShippedLayerBlobs.Take(baseLayers.Count));
+        Assert.Equal(classic.ImageId, load.ImageId);
+
+        Write("wsgi.py", "def application(environ, start_response):\n    return []\n");
+        await Publish();
+
+        var second = _engine.Loads[^1];
+        Assert.Equal(second.DiffIds.Count, second.ShippedLayerBlobs.Count); // the engine's copy of site:latest is not enough here
+        Assert.Equal(savesBefore + 1, _engine.Calls.Count(c => c.StartsWith("save", StringComparison.Ordinal))); // then from the cache
+    }
+
+    [Fact]
+    public async Task IntoTheClassicStore_NeverExportsTheBase()
+    {
+        await Publish();
+
+        Assert.DoesNotContain(_engine.Calls, c => c.StartsWith("save", StringComparison.Ordinal));
+        Assert.Contains("kind", _engine.Calls);
+    }
+
     [Fact]
     public async Task NothingChanged_IsUpToDate_AndRunsNoStep_UntilTheEngineLosesTheTag()
     {

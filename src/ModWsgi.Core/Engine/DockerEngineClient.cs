@@ -18,6 +18,7 @@ public sealed class DockerEngineClient : IContainerEngine, IDisposable
     private readonly HttpClient _http;
     private readonly Lock _negotiationGate = new();
     private Task<Version>? _negotiation;
+    private Task<EngineKind>? _kind;
 
     public DockerEngineClient(EngineEndpoint endpoint, EngineClientOptions? options = null)
     {
@@ -120,6 +121,25 @@ public sealed class DockerEngineClient : IContainerEngine, IDisposable
             response.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Asked once per client (GET /version and /info); a failed ask is asked again on the next call.</summary>
+    public Task<EngineKind> GetEngineKindAsync(CancellationToken cancellationToken)
+    {
+        lock (_negotiationGate)
+        {
+            if (_kind is null || _kind.IsFaulted || _kind.IsCanceled)
+                _kind = AskEngineKindAsync();
+            // Shared by every caller, like the version negotiation: one caller's cancellation is not the others'.
+            return _kind.WaitAsync(cancellationToken);
+        }
+    }
+
+    private async Task<EngineKind> AskEngineKindAsync()
+    {
+        var version = SendJsonAsync(HttpMethod.Get, "version", null, CancellationToken.None);
+        var info = SendJsonAsync(HttpMethod.Get, "info", null, CancellationToken.None);
+        return EngineKinds.Classify(await version.ConfigureAwait(false) as JsonObject, await info.ConfigureAwait(false) as JsonObject);
     }
 
     public async Task LoadImageAsync(Stream archive, CancellationToken cancellationToken)

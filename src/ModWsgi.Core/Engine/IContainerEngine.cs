@@ -35,6 +35,9 @@ public interface IContainerEngine
     /// <summary>Streams the image as a docker-archive tar (`docker save`).</summary>
     Task<Stream> SaveImageAsync(string image, CancellationToken cancellationToken);
 
+    /// <summary>What kind of engine this is (Docker's classic or containerd store, or Podman): how images load into it.</summary>
+    Task<EngineKind> GetEngineKindAsync(CancellationToken cancellationToken);
+
     /// <summary>Loads a docker-archive tar (manifest.json + config + layers) into the engine.</summary>
     Task LoadImageAsync(Stream archive, CancellationToken cancellationToken);
 }

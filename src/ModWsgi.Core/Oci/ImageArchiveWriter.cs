@@ -39,13 +39,16 @@ public static class ImageArchiveWriter
 
     /// <summary>
     /// The smallest archive `docker load` takes: the engine skips a layer whose chain it already holds before
-    /// it opens the layer's file, so only the layers after <paramref name="layersTheEngineHas"/> travel.
+    /// it opens the layer's file, so only the layers after <paramref name="layersTheEngineHas"/> travel (Docker's
+    /// classic store only). <paramref name="added"/> is every layer that may travel: base layers too, for an
+    /// engine that needs them all (gzip blobs: `docker load` and Podman decompress layer tars themselves).
     /// </summary>
     public static async Task WriteForEngineAsync(Stream output, byte[] configBytes, IReadOnlyList<string> diffIds, int layersTheEngineHas,
         IReadOnlyList<Layer> added, IBlobStore blobs, IReadOnlyList<string> repoTags, CancellationToken cancellationToken)
     {
         await using var tar = new TarWriter(output, TarEntryFormat.Gnu, leaveOpen: true);
-        var byDiffId = added.ToDictionary(l => l.DiffId, StringComparer.Ordinal);
+        // A layer can repeat (the same empty layer twice in a base): one blob serves each place.
+        var byDiffId = added.DistinctBy(l => l.DiffId).ToDictionary(l => l.DiffId, StringComparer.Ordinal);
         var paths = new List<string>();
         var written = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < diffIds.Count; i++)
