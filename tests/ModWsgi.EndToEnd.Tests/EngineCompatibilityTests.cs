@@ -44,6 +44,35 @@ public sealed class EngineCompatibilityTests
         Assert.Equal(baseImage.DiffIds, layers.Select(l => l.DiffId));
         Assert.All(layers, l => Assert.True(cache.Blobs.Contains(l.Blob.Digest)));
     }
+
+    [EngineFact("MODWSGI_TEST_ENGINE")]
+    public async Task AnImageBuiltOnTheBase_LoadsIntoTheEngine_AndRuns()
+    {
+        using var work = new TempDirectory();
+        using var engine = new DockerEngineClient(Endpoint);
+        var inspect = await engine.InspectImageAsync("modwsgi/base:bookworm", CancellationToken.None);
+        var baseImage = BaseImage.FromInspect("modwsgi/base:bookworm", inspect!);
+        var cache = new BuildCache(work.Path);
+        var text = "loaded into " + System.Environment.GetEnvironmentVariable("MODWSGI_TEST_ENGINE");
+        var layer = await LayerWriter.WriteAsync(cache.Blobs, DateTimeOffset.UnixEpoch, w =>
+            w.AddFileAsync("greeting.txt", (UnixFileMode)0b110_100_100, 0, 0, new MemoryStream(System.Text.Encoding.UTF8.GetBytes(text)), CancellationToken.None));
+        var config = ImageConfigWriter.Write(baseImage, [new AddedLayer(layer, "greeting")],
+            new ImageSettings { Cmd = ["cat", "/greeting.txt"], Env = baseImage.Env }, DateTimeOffset.UnixEpoch);
+        // Fully qualified: the containerd store keeps a short name literally (see ENGINES.md).
+        var image = $"docker.io/library/loadcheck-{Guid.NewGuid():N}"[..46] + ":1";
+        try
+        {
+            await new EngineImageLoader(engine, cache).LoadAsync(config, baseImage, [layer], [image], CancellationToken.None);
+
+            var run = Run.Process("docker", ["run", "--rm", image]);
+            Assert.True(run.ExitCode == 0, run.Output);
+            Assert.Equal(text, run.StdOut.Trim());
+        }
+        finally
+        {
+            Run.Docker("rmi", "-f", image);
+        }
+    }
 }
 
 /// <summary>A fact that runs only when <paramref name="variable"/> is set (by eng/engines.sh env NAME).</summary>
