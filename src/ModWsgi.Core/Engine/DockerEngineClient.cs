@@ -16,14 +16,15 @@ public sealed class DockerEngineClient : IContainerEngine, IDisposable
     /// <summary>No timeout: a stream runs as long as the build, and the caller cancels it.</summary>
     private static readonly TimeSpan Streaming = Timeout.InfiniteTimeSpan;
     private readonly HttpClient _http;
-    private readonly Lock _negotiationGate = new();
-    private Task<Version>? _negotiation;
-    private Task<EngineKind>? _kind;
+    private readonly AskedOnce<VersionAnswer> _negotiation;
+    private readonly AskedOnce<EngineKind> _kind;
 
     public DockerEngineClient(EngineEndpoint endpoint, EngineClientOptions? options = null)
     {
         Endpoint = endpoint;
         Options = options ?? EngineClientOptions.Default;
+        _negotiation = new AskedOnce<VersionAnswer>(NegotiateAsync);
+        _kind = new AskedOnce<EngineKind>(AskEngineKindAsync);
         // ConnectTimeout bounds the transport's ConnectCallback too (unix socket, TLS handshake, ssh start).
         var handler = new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30), ConnectTimeout = Options.ConnectTimeout };
         // Builds stream for minutes (pip, apt): no overall timeout; each call has its own (EngineClientOptions).
@@ -123,23 +124,14 @@ public sealed class DockerEngineClient : IContainerEngine, IDisposable
         }
     }
 
-    /// <summary>Asked once per client (GET /version and /info); a failed ask is asked again on the next call.</summary>
-    public Task<EngineKind> GetEngineKindAsync(CancellationToken cancellationToken)
-    {
-        lock (_negotiationGate)
-        {
-            if (_kind is null || _kind.IsFaulted || _kind.IsCanceled)
-                _kind = AskEngineKindAsync();
-            // Shared by every caller, like the version negotiation: one caller's cancellation is not the others'.
-            return _kind.WaitAsync(cancellationToken);
-        }
-    }
+    /// <summary>Asked once per client (the negotiation's GET /version, and GET /info); a failed ask is asked again on the next call.</summary>
+    public Task<EngineKind> GetEngineKindAsync(CancellationToken cancellationToken) => _kind.GetAsync(cancellationToken);
 
     private async Task<EngineKind> AskEngineKindAsync()
     {
-        var version = SendJsonAsync(HttpMethod.Get, "version", null, CancellationToken.None);
-        var info = SendJsonAsync(HttpMethod.Get, "info", null, CancellationToken.None);
-        return EngineKinds.Classify(await version.ConfigureAwait(false) as JsonObject, await info.ConfigureAwait(false) as JsonObject);
+        var version = await _negotiation.GetAsync(CancellationToken.None).ConfigureAwait(false);
+        var info = await SendJsonAsync(HttpMethod.Get, "info", null, CancellationToken.None).ConfigureAwait(false);
+        return EngineKinds.Classify(version.Document, info as JsonObject);
     }
 
     public async Task LoadImageAsync(Stream archive, CancellationToken cancellationToken)
@@ -203,18 +195,13 @@ public sealed class DockerEngineClient : IContainerEngine, IDisposable
     /// The Engine API version this client and the engine both speak, asked once (GET /version, unversioned) on the
     /// first call; a failed ask (engine not up yet) is asked again on the next call.
     /// </summary>
-    public Task<Version> GetApiVersionAsync(CancellationToken cancellationToken)
-    {
-        lock (_negotiationGate)
-        {
-            if (_negotiation is null || _negotiation.IsFaulted || _negotiation.IsCanceled)
-                _negotiation = NegotiateAsync();
-            // The ask is shared by every caller: one caller's cancellation must not cancel it for the others.
-            return _negotiation.WaitAsync(cancellationToken);
-        }
-    }
+    public async Task<Version> GetApiVersionAsync(CancellationToken cancellationToken) =>
+        (await _negotiation.GetAsync(cancellationToken).ConfigureAwait(false)).Negotiated;
 
-    private async Task<Version> NegotiateAsync()
+    /// <summary>The version both speak, and the engine's /version document (which also says what engine it is).</summary>
+    private sealed record VersionAnswer(Version Negotiated, JsonObject? Document);
+
+    private async Task<VersionAnswer> NegotiateAsync()
     {
         using var response = await SendUnversionedAsync(new HttpRequestMessage(HttpMethod.Get, "version"), HttpCompletionOption.ResponseContentRead, Options.RequestTimeout, CancellationToken.None).ConfigureAwait(false);
         await EnsureSuccessAsync(response, "report its version", CancellationToken.None).ConfigureAwait(false);
@@ -224,7 +211,7 @@ public sealed class DockerEngineClient : IContainerEngine, IDisposable
         var newest = EngineApiVersion.Parse(json?["ApiVersion"]?.GetValue<string>()) ?? EngineApiVersion.Parse(header)
             ?? throw Unexpected("GET /version", "no ApiVersion in the answer");
         var minimum = EngineApiVersion.Parse(json?["MinAPIVersion"]?.GetValue<string>());
-        return EngineApiVersion.Choose(newest, minimum, Endpoint.Display);
+        return new VersionAnswer(EngineApiVersion.Choose(newest, minimum, Endpoint.Display), json as JsonObject);
     }
 
     private async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, HttpCompletionOption completion, TimeSpan timeout, CancellationToken cancellationToken)
@@ -306,4 +293,24 @@ public sealed class DockerEngineClient : IContainerEngine, IDisposable
 
     private ModWsgiException Unexpected(string what, string detail)
         => new(DiagnosticCodes.EngineRequestFailed, $"The container engine at {Endpoint.Display} gave an unexpected answer to {what}: {detail}.");
+}
+
+/// <summary>
+/// An engine fact asked once per client and shared by every caller (version, kind): one caller's cancellation
+/// does not cancel it for the others, and a failed ask (engine not up yet) is asked again on the next call.
+/// </summary>
+internal sealed class AskedOnce<T>(Func<Task<T>> ask)
+{
+    private readonly Lock _gate = new();
+    private Task<T>? _answer;
+
+    public Task<T> GetAsync(CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            if (_answer is null || _answer.IsFaulted || _answer.IsCanceled)
+                _answer = ask();
+            return _answer.WaitAsync(cancellationToken);
+        }
+    }
 }
