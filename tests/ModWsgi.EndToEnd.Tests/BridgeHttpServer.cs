@@ -16,7 +16,7 @@ public sealed class BridgeHttpServer : IDisposable
     public BridgeHttpServer(string directory)
     {
         Host = BridgeGateway();
-        Port = FreePort();
+        Port = Ports.Free();
         _server = Process.Start(new ProcessStartInfo("python3", ["-m", "http.server", Port.ToString(), "--bind", Host, "--directory", directory])
         {
             RedirectStandardOutput = true,
@@ -63,12 +63,6 @@ public sealed class BridgeHttpServer : IDisposable
         return new IPAddress(network).ToString();
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     private void WaitForPort()
     {

@@ -51,7 +51,7 @@ public sealed partial class LocalRegistry : IDisposable
                 throw new InvalidOperationException($"htpasswd failed ({htpasswd.ExitCode}): {htpasswd.StdErr}");
             root.Write("htpasswd", htpasswd.StdOut);
             Directory.CreateDirectory(Path.Combine(root.Path, "docker-config"));
-            var host = $"127.0.0.1:{FreePort()}";
+            var host = $"127.0.0.1:{Ports.Free()}";
             var config = root.Write("config.yml", $"""
                 version: 0.1
                 log:
@@ -189,12 +189,6 @@ public sealed partial class LocalRegistry : IDisposable
         throw new TimeoutException($"docker-registry did not start on {Host}:\n{ReadLog()}");
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     /// <summary>Combined log format: <c>127.0.0.1 - - [date] "HEAD /v2/... HTTP/1.1" 200 ...</c>.</summary>
     [GeneratedRegex("""^\S+ \S+ \S+ \[[^\]]*\] "(?<method>[A-Z]+) (?<path>\S+) HTTP/[0-9.]+" """)]

@@ -19,7 +19,7 @@ public sealed class SshEngine : IDisposable
     public SshEngine()
     {
         Work = Directory.CreateTempSubdirectory("modwsgi-remote-ssh-").FullName;
-        Port = FreePort();
+        Port = Ports.Free();
         try
         {
             Start();
@@ -41,12 +41,6 @@ public sealed class SshEngine : IDisposable
     /// <summary>PATH with a wrapper whose key the sshd does not accept.</summary>
     public string UnknownKeySearchPath => $"{Path.Combine(Work, "unknown-key")}:/usr/bin:/bin";
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     private void Start()
     {

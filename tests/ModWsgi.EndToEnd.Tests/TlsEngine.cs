@@ -22,7 +22,7 @@ public sealed class TlsEngine : IDisposable
     {
         // Under /var/tmp, not /tmp: the daemon's data root must not be on a small tmpfs.
         Work = Directory.CreateDirectory("/var/tmp/modwsgi-remote-tls-" + Guid.NewGuid().ToString("N")[..12]).FullName;
-        Port = FreePort();
+        Port = Ports.Free();
         _bridge = $"mwtls{Port}";
         try
         {
@@ -51,12 +51,6 @@ public sealed class TlsEngine : IDisposable
 
     private string Daemon => Path.Combine(Work, "daemon");
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     private void MakeCertificates()
     {

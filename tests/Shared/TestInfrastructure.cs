@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
 using System.Text;
 
 namespace ModWsgi.Tests.Shared;
@@ -105,5 +107,16 @@ public sealed class TempDirectory : IDisposable
             Thread.Sleep(200);
             Directory.Delete(Path, recursive: true);
         }
+    }
+}
+
+public static class Ports
+{
+    /// <summary>A loopback TCP port nothing listens on right now (the OS picks it).</summary>
+    public static int Free()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
