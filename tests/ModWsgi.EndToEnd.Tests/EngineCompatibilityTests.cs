@@ -9,12 +9,13 @@ namespace ModWsgi.EndToEnd.Tests;
 /// <summary>
 /// Runs against an engine eng/engines.sh stood up (eval "$(eng/engines.sh env NAME)": DOCKER_HOST and
 /// MODWSGI_TEST_ENGINE); skipped without one. The host engine is Docker 20.10: these are the newer ones.
+/// eng/test.sh runs Category=EngineMatrix on every engine of the matrix and Category=EngineFloor on d26min.
 /// </summary>
 public sealed class EngineCompatibilityTests
 {
     private static EngineEndpoint Endpoint => EngineEndpoint.Parse(System.Environment.GetEnvironmentVariable("DOCKER_HOST"));
 
-    [EngineFact("MODWSGI_TEST_MIN_API_VERSION")]
+    [EngineFact("MODWSGI_TEST_MIN_API_VERSION"), Trait("Category", "EngineFloor")]
     public async Task OnAnEngineWithARaisedApiMinimum_TheClientSpeaksAVersionItAccepts()
     {
         var minimum = Version.Parse(System.Environment.GetEnvironmentVariable("MODWSGI_TEST_MIN_API_VERSION")!);
@@ -30,7 +31,7 @@ public sealed class EngineCompatibilityTests
         Assert.True(version <= EngineApiVersion.Newest);
     }
 
-    [EngineFact("MODWSGI_TEST_ENGINE")]
+    [EngineFact("MODWSGI_TEST_ENGINE"), Trait("Category", "EngineMatrix"), Trait("Category", "EngineFloor")]
     public async Task TheBaseImagesExport_GivesEveryLayerTheEngineReports()
     {
         using var work = new TempDirectory();
@@ -45,7 +46,7 @@ public sealed class EngineCompatibilityTests
         Assert.All(layers, l => Assert.True(cache.Blobs.Contains(l.Blob.Digest)));
     }
 
-    [EngineFact("MODWSGI_TEST_ENGINE")]
+    [EngineFact("MODWSGI_TEST_ENGINE"), Trait("Category", "EngineMatrix")]
     public async Task AnImageBuiltOnTheBase_LoadsIntoTheEngine_AndRuns()
     {
         using var work = new TempDirectory();
