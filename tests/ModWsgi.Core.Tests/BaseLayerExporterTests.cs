@@ -159,6 +159,20 @@ public sealed class BaseLayerExporterTests : IDisposable
     }
 
     [Fact]
+    public async Task EveryEnginesLayout_NamesTheImagesConfigDigest()
+    {
+        // On the containerd store the engine's id is not the config digest: the export is where it is read.
+        var onTheContainerdStore = _image with { Id = Digests.Sha256("a manifest"u8) };
+        byte[][] layouts = [Docker2010(), Docker26Classic(), ContainerdStore(), ContainerdStore(withDockerManifest: false), ContainerdStore(withDockerManifest: false, platformIndex: true), Podman()];
+
+        foreach (var saved in layouts)
+        {
+            var layout = await SavedImageLayout.ReadAsync(new MemoryStream(saved), onTheContainerdStore, CancellationToken.None);
+            Assert.Equal(Digests.Sha256(_config), layout.ConfigDigest);
+        }
+    }
+
+    [Fact]
     public async Task TheLayersAreCached_PerBaseImageId_SoASecondExportSavesNothing()
     {
         var engine = new FakeContainerEngine();

@@ -17,6 +17,10 @@ internal sealed class FakeContainerEngine : IContainerEngine
     private readonly Dictionary<string, JsonObject> _images = new(StringComparer.Ordinal);
     private readonly Dictionary<string, byte[]> _baseLayerTars = new(StringComparer.Ordinal);
     private readonly Dictionary<string, List<string>> _extracted = new(StringComparer.Ordinal);
+    /// <summary>Config digest → the manifest digest Docker's containerd store calls that image by.</summary>
+    private readonly Dictionary<string, string> _manifestIds = new(StringComparer.Ordinal);
+    /// <summary>Layer blobs the containerd store's content store holds (of images loaded as OCI layouts).</summary>
+    private readonly HashSet<string> _contentStore = new(StringComparer.Ordinal);
     private int _containers;
 
     /// <summary>Every call, e.g. "create modwsgi/base:bookworm", "exec c1 /bin/bash -c …", "remove c1".</summary>
@@ -39,7 +43,9 @@ internal sealed class FakeContainerEngine : IContainerEngine
 
     /// <summary>
     /// What GET /version and /info would tell. Like the real engines, only the classic store loads an archive
-    /// that names layers without carrying them; the others reject it (Podman's message).
+    /// that names layers without carrying them; the others reject it (Podman's message). As Docker's containerd
+    /// store, the engine calls images by a manifest digest (a config digest finds nothing) and takes OCI layouts,
+    /// keeping the manifest given; its export names the config as blobs/sha256/HEX.
     /// </summary>
     public EngineKind Kind { get; set; } = EngineKind.DockerClassicStore;
 
@@ -71,23 +77,38 @@ internal sealed class FakeContainerEngine : IContainerEngine
         };
         _images[name] = inspect;
         _images[id] = inspect;
+        _manifestIds[id] = Digests.Sha256(Encoding.UTF8.GetBytes("base manifest:" + id));
         return BaseImage.FromInspect(name, inspect);
     }
 
-    public bool HasImage(string image) => _images.ContainsKey(image);
+    public bool HasImage(string image) => Resolve(image) is not null;
 
     public void RemoveImage(string image) => _images.Remove(image);
+
+    /// <summary>The image's inspect as this kind of engine answers it: on the containerd store by name or manifest digest only, with the manifest digest as Id.</summary>
+    private JsonObject? Resolve(string image)
+    {
+        if (Kind != EngineKind.DockerContainerdStore)
+            return _images.TryGetValue(image, out var found) ? found.DeepClone().AsObject() : null;
+        var configId = _manifestIds.FirstOrDefault(p => p.Value == image).Key
+            ?? (image.StartsWith("sha256:", StringComparison.Ordinal) ? null : image);
+        if (configId is null || !_images.TryGetValue(configId, out var inspect))
+            return null;
+        var answer = inspect.DeepClone().AsObject();
+        answer["Id"] = _manifestIds.GetValueOrDefault(inspect["Id"]!.GetValue<string>()) ?? Digests.Sha256(Encoding.UTF8.GetBytes("converted manifest:" + inspect["Id"]));
+        return answer;
+    }
 
     public Task<JsonObject?> InspectImageAsync(string image, CancellationToken cancellationToken)
     {
         Calls.Add("inspect " + image);
-        return Task.FromResult(_images.TryGetValue(image, out var found) ? (JsonObject?)found.DeepClone().AsObject() : null);
+        return Task.FromResult(Resolve(image));
     }
 
     public Task<string> CreateContainerAsync(ContainerSpec spec, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        if (!_images.ContainsKey(spec.Image))
+        if (Resolve(spec.Image) is null)
             throw new InvalidOperationException($"create from an image the engine lacks: {spec.Image}");
         var id = "c" + ++_containers;
         Calls.Add($"create {spec.Image} -> {id}");
@@ -188,11 +209,14 @@ internal sealed class FakeContainerEngine : IContainerEngine
         Calls.Add("save " + image);
         if (SavedArchives.TryGetValue(image, out var given))
             return Task.FromResult<Stream>(new MemoryStream(given));
+        var configId = Resolve(image) is not null && Kind == EngineKind.DockerContainerdStore ? _manifestIds.First(p => p.Value == image).Key : image;
         var tar = new MemoryStream();
         using (var writer = new TarWriter(tar, TarEntryFormat.Gnu, leaveOpen: true))
         {
-            writer.WriteEntry(new GnuTarEntry(TarEntryType.RegularFile, "0001/layer.tar") { DataStream = new MemoryStream(_baseLayerTars[image]) });
-            var manifest = $"[{{\"Config\":\"{Digests.Hex(image)}.json\",\"RepoTags\":null,\"Layers\":[\"0001/layer.tar\"]}}]";
+            writer.WriteEntry(new GnuTarEntry(TarEntryType.RegularFile, "0001/layer.tar") { DataStream = new MemoryStream(_baseLayerTars[configId]) });
+            // Docker 20.10 names the config HEX.json; Docker 26.1's stores blobs/sha256/HEX.
+            var config = Kind == EngineKind.DockerContainerdStore ? "blobs/sha256/" + Digests.Hex(configId) : Digests.Hex(configId) + ".json";
+            var manifest = $"[{{\"Config\":\"{config}\",\"RepoTags\":null,\"Layers\":[\"0001/layer.tar\"]}}]";
             writer.WriteEntry(new GnuTarEntry(TarEntryType.RegularFile, "manifest.json") { DataStream = new MemoryStream(Encoding.UTF8.GetBytes(manifest)) });
         }
         tar.Position = 0;
@@ -212,6 +236,11 @@ internal sealed class FakeContainerEngine : IContainerEngine
                 entries[entry.Name] = content.ToArray();
             }
         }
+        if (entries.TryGetValue("index.json", out var indexJson))
+        {
+            LoadOciLayout(entries, JsonNode.Parse(indexJson)!);
+            return;
+        }
         var manifest = JsonNode.Parse(entries["manifest.json"])![0]!;
         var config = entries[manifest["Config"]!.GetValue<string>()];
         var id = Digests.Sha256(config);
@@ -223,6 +252,42 @@ internal sealed class FakeContainerEngine : IContainerEngine
             throw new InvalidOperationException("Some layer tarfiles are missing");
         Calls.Add($"load {string.Join(",", tags)}");
         Loads.Add(new LoadedImage(id, tags, diffIds, shipped, JsonNode.Parse(config)!.AsObject()));
+        Hold(id, tags, diffIds);
+    }
+
+    /// <summary>
+    /// As Docker's containerd store takes an OCI layout: the image is the manifest index.json names, one name per
+    /// entry; a layer blob the archive lacks must be in the content store, else the unpack fails.
+    /// </summary>
+    private void LoadOciLayout(Dictionary<string, byte[]> entries, JsonNode index)
+    {
+        var names = index["manifests"]!.AsArray().Select(m => m!["annotations"]!["io.containerd.image.name"]!.GetValue<string>())
+            .Select(n => n.StartsWith("docker.io/library/", StringComparison.Ordinal) ? n["docker.io/library/".Length..] : n.StartsWith("docker.io/", StringComparison.Ordinal) ? n["docker.io/".Length..] : n)
+            .ToArray();
+        var manifestDigest = index["manifests"]![0]!["digest"]!.GetValue<string>();
+        var manifestBytes = entries["blobs/sha256/" + Digests.Hex(manifestDigest)];
+        Assert.Equal(manifestDigest, Digests.Sha256(manifestBytes));
+        var manifest = JsonNode.Parse(manifestBytes)!;
+        var config = entries["blobs/sha256/" + Digests.Hex(manifest["config"]!["digest"]!.GetValue<string>())];
+        var blobs = manifest["layers"]!.AsArray().Select(l => l!["digest"]!.GetValue<string>()).ToArray();
+        var shipped = blobs.Where(b => entries.ContainsKey("blobs/sha256/" + Digests.Hex(b))).ToArray();
+        if (blobs.FirstOrDefault(b => !shipped.Contains(b) && !_contentStore.Contains(b)) is { } missing)
+            throw new Diagnostics.ModWsgiException(Diagnostics.DiagnosticCodes.EngineRequestFailed,
+                $"The container engine could not load the built image: failed to unpack loaded image: content digest {missing}: not found");
+        _contentStore.UnionWith(blobs);
+        var id = Digests.Sha256(config);
+        var diffIds = JsonNode.Parse(config)!["rootfs"]!["diff_ids"]!.AsArray().Select(d => d!.GetValue<string>()).ToArray();
+        Calls.Add($"load-oci {string.Join(",", names)}");
+        Loads.Add(new LoadedImage(id, names, diffIds, shipped, JsonNode.Parse(config)!.AsObject()) { ManifestDigest = manifestDigest });
+        _manifestIds[id] = manifestDigest;
+        Hold(id, names, diffIds);
+    }
+
+    /// <summary>Forgets the content store's blobs, as when the images holding them were removed.</summary>
+    public void ClearContentStore() => _contentStore.Clear();
+
+    private void Hold(string id, IReadOnlyList<string> tags, IReadOnlyList<string> diffIds)
+    {
         var inspect = new JsonObject
         {
             ["Id"] = id,
@@ -237,4 +302,9 @@ internal sealed class FakeContainerEngine : IContainerEngine
 
 /// <param name="ShippedLayerBlobs">The layer blobs the archive carried (the rest the engine already had).</param>
 /// <param name="Config">The image config as loaded.</param>
-internal sealed record LoadedImage(string ImageId, IReadOnlyList<string> Tags, IReadOnlyList<string> DiffIds, IReadOnlyList<string> ShippedLayerBlobs, JsonObject Config);
+/// <param name="ImageId">The config digest.</param>
+internal sealed record LoadedImage(string ImageId, IReadOnlyList<string> Tags, IReadOnlyList<string> DiffIds, IReadOnlyList<string> ShippedLayerBlobs, JsonObject Config)
+{
+    /// <summary>The manifest the archive carried, for an OCI layout (the containerd store's id of the image).</summary>
+    public string? ManifestDigest { get; init; }
+}

@@ -48,6 +48,13 @@ public sealed class BuildCache
     public void SaveBaseLayers(string baseImageId, IReadOnlyList<Layer> layers) =>
         WriteJson(EntryPath("base", baseImageId), new JsonArray(layers.Select(l => (JsonNode?)LayerJson(l)).ToArray()));
 
+    /// <summary>The config digest a base image's export named (by base image id; see <see cref="Oci.BaseImage.ConfigDigest"/>).</summary>
+    public string? FindBaseConfigDigest(string baseImageId) =>
+        (ReadJson(EntryPath("base-config", baseImageId)) as JsonObject)?["config"] is JsonValue value && value.TryGetValue<string>(out var digest) && IsDigest(digest) ? digest : null;
+
+    public void SaveBaseConfigDigest(string baseImageId, string configDigest) =>
+        WriteJson(EntryPath("base-config", baseImageId), new JsonObject { ["config"] = configDigest });
+
     /// <summary>A layer entry, or null for anything else: the cache is shared across SDK versions and may hold other shapes.</summary>
     private static Layer? ParseLayer(JsonNode? node)
     {

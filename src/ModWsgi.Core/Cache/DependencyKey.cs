@@ -13,11 +13,12 @@ namespace ModWsgi.Core.Cache;
 public sealed record DependencyKey(string Key, IReadOnlyDictionary<string, string> Components)
 {
     public static DependencyKey Compute(ProjectFiles project, BuildPlan plan,
-        string baseImageId, string runtimeDiffId, PipSettings pip, IEnumerable<string>? environment = null)
+        string baseConfigDigest, string runtimeDiffId, PipSettings pip, IEnumerable<string>? environment = null)
     {
         var components = new SortedDictionary<string, string>(StringComparer.Ordinal)
         {
-            ["base-image"] = baseImageId,
+            // The base config digest, not the engine's id: the same base on any engine gives the same layer.
+            ["base-image"] = baseConfigDigest,
             ["runtime-layer"] = runtimeDiffId,
             // Hashed, not stored: an index URL may carry credentials.
             ["pip-settings"] = Hash(string.Join('\n', pip.ToEnvironment().Concat(environment ?? []))),

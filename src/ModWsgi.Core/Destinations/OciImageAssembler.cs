@@ -17,11 +17,7 @@ public sealed class OciImageAssembler(IContainerEngine engine, BuildCache cache,
         if (cache.FindBaseLayers(image.Base.Id) is null)
             logger.LogInformation(" -----> Exporting base image layers of {Base} (once per base image)", image.Base.Name);
         var baseLayers = await BaseLayerExporter.EnsureAsync(engine, image.Base, cache, cancellationToken).ConfigureAwait(false);
-        var layers = baseLayers.Concat(image.Added.Select(a => a.Layer)).ToArray();
-        var config = new Descriptor(MediaTypes.OciConfig, image.ImageId, image.ConfigBytes.Length);
-        var manifestBytes = ImageConfigWriter.WriteManifest(config, layers.Select(l => l.Blob));
         cache.Blobs.Put(image.ConfigBytes);
-        var manifest = new Descriptor(MediaTypes.OciManifest, Digests.Sha256(manifestBytes), manifestBytes.Length);
-        return new OciImage(config, image.ConfigBytes, manifest, manifestBytes, layers);
+        return OciImage.Of(image.ConfigBytes, [.. baseLayers, .. image.Added.Select(a => a.Layer)]);
     }
 }

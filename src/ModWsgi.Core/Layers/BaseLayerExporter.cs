@@ -2,6 +2,7 @@ using System.Formats.Tar;
 using System.IO.Compression;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
 using ModWsgi.Core.Diagnostics;
 using ModWsgi.Core.Engine;
 using ModWsgi.Core.Oci;
@@ -15,11 +16,29 @@ namespace ModWsgi.Core.Layers;
 /// </summary>
 public static class BaseLayerExporter
 {
-    public static async Task<IReadOnlyList<Layer>> EnsureAsync(IContainerEngine engine, Oci.BaseImage baseImage, Cache.BuildCache cache, CancellationToken cancellationToken)
-    {
-        if (cache.FindBaseLayers(baseImage.Id) is { } cached)
-            return cached;
+    public static async Task<IReadOnlyList<Layer>> EnsureAsync(IContainerEngine engine, Oci.BaseImage baseImage, Cache.BuildCache cache, CancellationToken cancellationToken) =>
+        cache.FindBaseLayers(baseImage.Id) ?? (await ExportAsync(engine, baseImage, cache, cancellationToken).ConfigureAwait(false)).Layers;
 
+    /// <summary>
+    /// The base with its <see cref="Oci.BaseImage.ConfigDigest"/>. The engine's id is the config digest except on
+    /// Docker's containerd store, where it is the manifest digest and nothing but the export names the config:
+    /// there the export (which that store needs anyway, to load every layer) is made now, once per base image id.
+    /// </summary>
+    public static async Task<Oci.BaseImage> WithConfigDigestAsync(IContainerEngine engine, Oci.BaseImage baseImage, Cache.BuildCache cache,
+        ILogger logger, CancellationToken cancellationToken)
+    {
+        if (await engine.GetEngineKindAsync(cancellationToken).ConfigureAwait(false) != EngineKind.DockerContainerdStore)
+            return baseImage;
+        if (cache.FindBaseConfigDigest(baseImage.Id) is not { } digest || cache.FindBaseLayers(baseImage.Id) is null)
+        {
+            logger.LogInformation(" -----> Exporting base image layers of {Base} (once per base image)", baseImage.Name);
+            digest = (await ExportAsync(engine, baseImage, cache, cancellationToken).ConfigureAwait(false)).ConfigDigest;
+        }
+        return baseImage with { ConfigDigest = digest };
+    }
+
+    private static async Task<(IReadOnlyList<Layer> Layers, string ConfigDigest)> ExportAsync(IContainerEngine engine, Oci.BaseImage baseImage, Cache.BuildCache cache, CancellationToken cancellationToken)
+    {
         // The archive names its layers in manifest.json (or index.json), written after the layers: spooled to
         // a file, read once for the names and once for the layers.
         var spool = cache.Blobs.NewTempFile();
@@ -45,7 +64,8 @@ public static class BaseLayerExporter
         var layers = baseImage.DiffIds.Select(d => byDiffId.TryGetValue(d, out var l) ? l
             : throw new InvalidOperationException($"The engine's export of {baseImage.Name} lacks layer {d}.")).ToArray();
         cache.SaveBaseLayers(baseImage.Id, layers);
-        return layers;
+        cache.SaveBaseConfigDigest(baseImage.Id, layout.ConfigDigest);
+        return (layers, layout.ConfigDigest);
     }
 
     /// <summary>
@@ -93,7 +113,8 @@ public static class BaseLayerExporter
 /// manifest.json beside index.json; Podman <c>&lt;diffid&gt;.tar</c> with <c>&lt;id&gt;/layer.tar</c> symlinks.
 /// manifest.json's Layers are the paths; without it, index.json leads to the OCI manifest's layer blobs.
 /// </summary>
-public sealed record SavedImageLayout(IReadOnlyList<string> LayerFiles)
+/// <param name="ConfigDigest">The image's config digest, from the config file the archive names.</param>
+public sealed record SavedImageLayout(IReadOnlyList<string> LayerFiles, string ConfigDigest)
 {
     /// <summary>Documents kept from the first pass to follow index.json: indexes and manifests are small.</summary>
     private const long DocumentSizeLimit = 4 << 20;
@@ -120,12 +141,12 @@ public sealed record SavedImageLayout(IReadOnlyList<string> LayerFiles)
                 }
             }
         }
-        var paths = documents.TryGetValue("manifest.json", out var dockerManifest)
+        var (paths, config) = documents.TryGetValue("manifest.json", out var dockerManifest)
             ? FromDockerManifest(dockerManifest, image)
             : documents.TryGetValue("index.json", out var index)
                 ? FromOciIndex(index, documents, image)
                 : throw Unreadable(image, "it has neither manifest.json nor index.json");
-        return new SavedImageLayout(paths.Select(p => Resolve(p, links)).ToArray());
+        return new SavedImageLayout(paths.Select(p => Resolve(p, links)).ToArray(), config);
     }
 
     /// <summary>An archive path as the manifests write it: no leading "./" or "/".</summary>
@@ -158,27 +179,36 @@ public sealed record SavedImageLayout(IReadOnlyList<string> LayerFiles)
         return normalized;
     }
 
-    /// <summary>manifest.json: one entry per image; ours is the one whose Config is the image id (or the only one).</summary>
-    private static IReadOnlyList<string> FromDockerManifest(byte[] json, Oci.BaseImage image)
+    /// <summary>
+    /// manifest.json: one entry per image; ours is the one whose Config is the image id (or the only one). Config is
+    /// the config file's path, named by its digest: <c>HEX.json</c> (Docker 20.10, Podman) or <c>blobs/sha256/HEX</c>.
+    /// </summary>
+    private static (IReadOnlyList<string> Layers, string ConfigDigest) FromDockerManifest(byte[] json, Oci.BaseImage image)
     {
         var entries = Parse(json, image, "manifest.json") as JsonArray ?? throw Unreadable(image, "its manifest.json is not a list");
         var hex = Digests.Hex(image.Id);
         var entry = entries.OfType<JsonObject>().FirstOrDefault(e => e["Config"]?.GetValue<string>().Contains(hex, StringComparison.Ordinal) == true)
             ?? (entries.Count == 1 ? entries[0] as JsonObject : null)
             ?? throw Unreadable(image, "its manifest.json does not name the image's config");
+        var configPath = entry["Config"] is JsonValue config && config.TryGetValue<string>(out var p) ? p : throw Unreadable(image, "its manifest.json names no Config");
+        var configHex = Path.GetFileName(configPath) is var file && file.EndsWith(".json", StringComparison.Ordinal) ? file[..^".json".Length] : Path.GetFileName(configPath);
+        var configDigest = IsHex64(configHex) ? "sha256:" + configHex : throw Unreadable(image, $"its manifest.json's Config {configPath} is not named by a sha256 digest");
         return entry["Layers"] is JsonArray layers
-            ? layers.Select(l => l?.GetValue<string>() ?? throw Unreadable(image, "a layer path in manifest.json is empty")).ToArray()
+            ? (layers.Select(l => l?.GetValue<string>() ?? throw Unreadable(image, "a layer path in manifest.json is empty")).ToArray(), configDigest)
             : throw Unreadable(image, "its manifest.json lists no Layers");
     }
 
+    private static bool IsHex64(string text) => text.Length == 64 && text.All(char.IsAsciiHexDigitLower);
+
     /// <summary>index.json → (an index for several platforms → the image's platform) → the manifest's layer blobs.</summary>
-    private static IReadOnlyList<string> FromOciIndex(byte[] indexJson, Dictionary<string, byte[]> documents, Oci.BaseImage image)
+    private static (IReadOnlyList<string> Layers, string ConfigDigest) FromOciIndex(byte[] indexJson, Dictionary<string, byte[]> documents, Oci.BaseImage image)
     {
         var node = Parse(indexJson, image, "index.json");
         for (var depth = 0; depth < 4; depth++)
         {
             if (node?["layers"] is JsonArray layers)
-                return layers.Select(l => ImageArchiveWriter.BlobPath(l?["digest"]?.GetValue<string>() ?? throw Unreadable(image, "a layer descriptor has no digest"))).ToArray();
+                return (layers.Select(l => ImageArchiveWriter.BlobPath(l?["digest"]?.GetValue<string>() ?? throw Unreadable(image, "a layer descriptor has no digest"))).ToArray(),
+                    node["config"]?["digest"]?.GetValue<string>() ?? throw Unreadable(image, "its image manifest has no config digest"));
             if (node?["manifests"] is not JsonArray manifests || manifests.Count == 0)
                 break;
             var chosen = manifests.OfType<JsonObject>().FirstOrDefault(m =>

@@ -15,12 +15,22 @@ public static class ContainerDiffCapture
 {
     private const string PathListFile = ".modwsgi-layer-paths";
 
+    /// <summary>
+    /// Files every engine puts into every container, not the build: Docker bind-mounts them, Podman creates
+    /// them in the container's own layer, so its change list reports their folder (<c>C /etc</c>, nothing under it).
+    /// Declared before <see cref="ExcludedRoots"/>, which reads it: static fields are set in textual order.
+    /// </summary>
+    private static readonly string[] EngineMadeFiles = ["etc/hostname", "etc/hosts", "etc/resolv.conf"];
+
+    /// <summary>Folders of <see cref="EngineMadeFiles"/>: reported changed with no change below them, it is the engine's doing.</summary>
+    private static readonly string[] EngineMadeFolders = [.. EngineMadeFiles.Select(Parent).Distinct(StringComparer.Ordinal)];
+
     /// <summary>Never part of a layer: runtime mounts, caches and scratch space.</summary>
     public static readonly IReadOnlyList<string> ExcludedRoots =
     [
         "dev", "proc", "sys", "run", "tmp", "var/tmp", "var/log", "root/.cache", "var/lib/apt/lists", "var/cache/apt",
         "var/cache/debconf/config.dat-old", "var/cache/debconf/templates.dat-old",
-        "etc/hostname", "etc/hosts", "etc/resolv.conf", "app/.docker/tmp", PathListFile,
+        .. EngineMadeFiles, "app/.docker/tmp", PathListFile,
     ];
 
     public static async Task CaptureAsync(IContainerEngine engine, string containerId, LayerWriter writer,
@@ -29,7 +39,9 @@ public static class ContainerDiffCapture
         var changes = await engine.GetChangesAsync(containerId, cancellationToken).ConfigureAwait(false);
         var relevant = changes
             .Select(c => c with { Path = c.Path.TrimStart('/') })
-            .Where(c => c.Path.Length > 0 && !IsExcludedRoot(c.Path) && !exclude(c.Path))
+            .ToArray();
+        relevant = relevant
+            .Where(c => c.Path.Length > 0 && !IsExcludedRoot(c.Path) && !exclude(c.Path) && !IsEngineMadeFolder(c, relevant))
             .ToArray();
         var kept = relevant.Where(c => c.Kind != ChangeKind.Deleted).Select(c => c.Path).Order(StringComparer.Ordinal).ToArray();
         var deleted = relevant.Where(c => c.Kind == ChangeKind.Deleted).Select(c => c.Path).ToHashSet(StringComparer.Ordinal);
@@ -41,6 +53,14 @@ public static class ContainerDiffCapture
         foreach (var path in deleted.Where(p => !deleted.Contains(Parent(p))).Order(StringComparer.Ordinal))
             await writer.AddWhiteoutAsync(path, cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// A folder of engine-made files that the change list reports as modified with nothing changed below it: the
+    /// engine made its mount points there, the build did nothing. Left out on every engine, so Podman's layer is Docker's.
+    /// </summary>
+    private static bool IsEngineMadeFolder(FilesystemChange change, IReadOnlyList<FilesystemChange> all) =>
+        change.Kind == ChangeKind.Modified && EngineMadeFolders.Contains(change.Path, StringComparer.Ordinal)
+        && !all.Any(c => c.Path.StartsWith(change.Path + "/", StringComparison.Ordinal) && !IsExcludedRoot(c.Path));
 
     public static bool IsExcludedRoot(string path) =>
         ExcludedRoots.Any(root => path == root || path.StartsWith(root + "/", StringComparison.Ordinal));

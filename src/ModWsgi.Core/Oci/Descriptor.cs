@@ -37,4 +37,12 @@ public sealed record OciImage(Descriptor Config, byte[] ConfigBytes, Descriptor 
 
     /// <summary>The config digest: what the Docker engine calls the image id.</summary>
     public string ImageId => Config.Digest;
+
+    /// <summary>The image of a config and its layers (base layers first), with our OCI manifest.</summary>
+    public static OciImage Of(byte[] configBytes, IReadOnlyList<Layer> layers)
+    {
+        var config = new Descriptor(MediaTypes.OciConfig, Digests.Sha256(configBytes), configBytes.Length);
+        var manifestBytes = ImageConfigWriter.WriteManifest(config, layers.Select(l => l.Blob));
+        return new OciImage(config, configBytes, new Descriptor(MediaTypes.OciManifest, Digests.Sha256(manifestBytes), manifestBytes.Length), manifestBytes, layers);
+    }
 }

@@ -67,6 +67,29 @@ public static class ImageArchiveWriter
         await AddDockerManifestAsync(tar, configDigest, paths, repoTags, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// An OCI layout for Docker's containerd store, which keeps the manifest it is given (so its image id is our
+    /// manifest digest) and names the image after each index entry's <c>io.containerd.image.name</c>: one entry per
+    /// tag. Layer blobs in <paramref name="blobsTheEngineHas"/> stay out: the store unpacks layers from its content
+    /// store, which holds the blobs of images loaded before.
+    /// </summary>
+    public static async Task WriteOciForEngineAsync(Stream output, OciImage image, IReadOnlySet<string> blobsTheEngineHas, IBlobStore blobs,
+        IReadOnlyList<string> repoTags, CancellationToken cancellationToken)
+    {
+        await using var tar = new TarWriter(output, TarEntryFormat.Gnu, leaveOpen: true);
+        foreach (var layer in image.Layers.DistinctBy(l => l.Blob.Digest).Where(l => !blobsTheEngineHas.Contains(l.Blob.Digest)))
+            await AddBlobAsync(tar, layer.Blob.Digest, blobs, cancellationToken).ConfigureAwait(false);
+        await AddBytesAsync(tar, BlobPath(image.Config.Digest), image.ConfigBytes, cancellationToken).ConfigureAwait(false);
+        await AddBytesAsync(tar, BlobPath(image.Manifest.Digest), image.ManifestBytes, cancellationToken).ConfigureAwait(false);
+        await AddBytesAsync(tar, "oci-layout", Encoding.UTF8.GetBytes("{\"imageLayoutVersion\":\"1.0.0\"}"), cancellationToken).ConfigureAwait(false);
+        var manifests = new JsonArray(repoTags.Select(tag => (JsonNode?)ImageConfigWriter.Descriptor(image.Manifest with
+        {
+            Annotations = new Dictionary<string, string> { ["io.containerd.image.name"] = Engine.ImageReference.FullyQualifiedName(tag) },
+        })).ToArray());
+        var index = new JsonObject { ["schemaVersion"] = 2, ["mediaType"] = MediaTypes.OciIndex, ["manifests"] = manifests };
+        await AddBytesAsync(tar, "index.json", Encoding.UTF8.GetBytes(index.ToJsonString()), cancellationToken).ConfigureAwait(false);
+    }
+
     public static string BlobPath(string digest) => "blobs/sha256/" + Digests.Hex(digest);
 
     private static async Task AddDockerManifestAsync(TarWriter tar, string configDigest, IEnumerable<string> layerPaths, IReadOnlyList<string> repoTags, CancellationToken cancellationToken)

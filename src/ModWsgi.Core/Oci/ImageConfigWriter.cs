@@ -28,7 +28,7 @@ public static class ImageConfigWriter
 
         var history = new JsonArray();
         foreach (var _ in baseImage.DiffIds)
-            history.Add(new JsonObject { ["created"] = timestamp, ["created_by"] = $"base image {baseImage.Name}", ["comment"] = baseImage.Id });
+            history.Add(new JsonObject { ["created"] = timestamp, ["created_by"] = $"base image {baseImage.Name}", ["comment"] = baseImage.ConfigDigest });
         foreach (var layer in added)
             history.Add(new JsonObject { ["created"] = timestamp, ["created_by"] = layer.CreatedBy, ["comment"] = "ModWsgi.Sdk" });
 

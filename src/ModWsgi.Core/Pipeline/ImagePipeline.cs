@@ -63,6 +63,9 @@ public sealed class ImagePipeline(IContainerEngine engine, ILogger logger)
             return last.Result with { UpToDate = true };
         }
 
+        // What our config and the dependency key name the base by: its config digest, equal on every engine.
+        baseImage = await BaseLayerExporter.WithConfigDigestAsync(engine, baseImage, cache, logger, cancellationToken).ConfigureAwait(false);
+        timings.Lap("base-config-digest");
         var plan = new PlanStep(logger).Run(options, environment, baseImage, git);
         timings.Lap("plan");
         var runtime = await new RuntimeLayerStep(cache).RunAsync(plan, cancellationToken).ConfigureAwait(false);

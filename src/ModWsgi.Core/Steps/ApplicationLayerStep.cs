@@ -35,13 +35,16 @@ public sealed class ApplicationLayerStep(IContainerEngine engine, BuildCache cac
         // These steps need the dependencies installed: run them on base + runtime + dependencies, loaded once into the engine.
         IReadOnlyList<AddedLayer> below = [runtime.Added, dependencies.Added];
         var stageConfig = ImageConfigWriter.Write(plan.Base, below, new ImageSettings { Env = plan.Base.Env, WorkingDir = BuildPlan.AppRoot }, SourceDateEpoch.Fixed);
-        var stageId = Digests.Sha256(stageConfig);
-        if (await engine.InspectImageAsync(stageId, cancellationToken).ConfigureAwait(false) is null)
+        var belowLayers = below.Select(a => a.Layer).ToArray();
+        // Found by the engine's id of it (on the containerd store the manifest digest, not the config digest).
+        var stageId = await loader.FindAsync(stageConfig, plan.Base, belowLayers, cancellationToken).ConfigureAwait(false);
+        if (stageId is null)
         {
-            // Tagged, not dangling: the engine keeps it as the build hook's cache, under a name that says what it is.
-            var stageName = StageImagePrefix + Digests.Hex(stageId)[..12];
+            // Tagged, not dangling: the engine keeps it as the build hook's cache, under a name that says what it is
+            // (the config digest's start, the same on every engine).
+            var stageName = StageImagePrefix + Digests.Hex(Digests.Sha256(stageConfig))[..12];
             logger.LogInformation(" -----> Loading the dependency stage {Stage} into the engine for the build hook", stageName);
-            await loader.LoadAsync(stageConfig, plan.Base, below.Select(a => a.Layer).ToArray(), [stageName], cancellationToken).ConfigureAwait(false);
+            stageId = await loader.LoadAsync(stageConfig, plan.Base, belowLayers, [stageName], cancellationToken).ConfigureAwait(false);
         }
 
         var (layer, django) = await BuildContainer.UseAsync(engine, stageId, logger, async container =>

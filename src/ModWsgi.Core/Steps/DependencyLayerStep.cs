@@ -24,7 +24,7 @@ public sealed class DependencyLayerStep(IContainerEngine engine, BuildCache cach
     public async Task<DependencyLayer> RunAsync(ImagePlan plan, RuntimeLayer runtime, CancellationToken cancellationToken)
     {
         var options = plan.Options;
-        var key = DependencyKey.Compute(plan.Files, plan.Build, plan.Base.Id, runtime.Added.Layer.DiffId, options.Pip);
+        var key = DependencyKey.Compute(plan.Files, plan.Build, plan.Base.ConfigDigest, runtime.Added.Layer.DiffId, options.Pip);
         var notes = cache.ReadProjectNotes(options.ProjectDirectory);
         var previous = (notes["dependencies"] as JsonObject)?
             .Where(p => p.Value is JsonValue v && v.TryGetValue<string>(out _))
