@@ -138,3 +138,26 @@ public sealed class ProjectLayoutTests : IDisposable
         Assert.Contains(plan.Warnings, w => w.Message.Contains("chmod +x .whiskey/action_hooks/build", StringComparison.Ordinal));
     }
 }
+
+public sealed class ServerArgsChoiceTests : IDisposable
+{
+    private readonly string _project = Directory.CreateTempSubdirectory("modwsgi-server-args-").FullName;
+
+    public void Dispose() => Directory.Delete(_project, recursive: true);
+
+    [Theory]
+    [InlineData("--application-type static\n--document-root htdocs\n--directory-index index.html\n", true)] // demos/static
+    [InlineData("environ.wsgi\n", true)] // demos/environ
+    [InlineData("--working-directory example\n--url-alias /static example/htdocs\n--application-type module\nexample.wsgi\n", true)]
+    [InlineData("--entry-point=app.wsgi\n", true)]
+    [InlineData("--processes 2 --directory-index index.html\n--url-alias /static htdocs/static\n", false)]
+    [InlineData("# --application-type static\n--access-log\n", false)]
+    public void ServerArgsChooseTheApplication_ReadsTheWordsLikeTheLauncher(string content, bool expected)
+    {
+        Directory.CreateDirectory(Path.Combine(_project, ".whiskey"));
+        File.WriteAllText(Path.Combine(_project, ".whiskey", "server_args"), content);
+
+        Assert.Equal(expected, ProjectLayout.ServerArgsChooseTheApplication(_project, ".whiskey"));
+        Assert.False(ProjectLayout.ServerArgsChooseTheApplication(_project, ".docker"));
+    }
+}

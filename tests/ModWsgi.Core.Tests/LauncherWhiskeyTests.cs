@@ -236,21 +236,32 @@ public partial class LauncherTests
     }
 
     [Fact]
-    public async Task StartScript_Whiskey_ServerArgsGoBetweenTheDefaultsAndTheImagesOptions()
+    public async Task StartScript_Whiskey_ServerArgsGoBetweenTheImagesOptionsAndThoseOfDockerRun()
     {
         using var app = new AppFolder();
-        app.Write(".whiskey/server_args", "--application-type static\n--document-root htdocs\n--directory-index index.html\n--port $LISTEN_PORT\n");
+        app.Write(".whiskey/server_args", "--application-type static\n--document-root htdocs\n--directory-index index.html\n--port $LISTEN_PORT\n--threads 3\n");
         app.Write(".whiskey/user_vars/LISTEN_PORT", "8085");
 
         var result = await RunStartScript(["--dry-run"], new Dictionary<string, string>
         {
             ["MODWSGI_APP_ROOT"] = app.Root,
+            ["MODWSGI_IMAGE_ARGS"] = "--application-type\nscript\n--port\n8080",
         });
 
         Assert.True(result.ExitCode == 0, result.Stderr);
-        Assert.Equal("Listen 8085", Directive(result.Stdout, "Listen")); // server_args' --port after the default --port 80
+        // server_args' --application-type and --port win over the image's and the default --port 80
+        Assert.Equal("Listen 8085", Directive(result.Stdout, "Listen"));
         Assert.Equal($"DocumentRoot \"{app.Root}/htdocs\"", Directive(result.Stdout, "DocumentRoot"));
         Assert.Equal("DirectoryIndex \"index.html\"", Directive(result.Stdout, "DirectoryIndex"));
+
+        // docker run IMAGE --port 9000 still wins over server_args
+        var run = await RunStartScript(["--port", "9000", "--dry-run"], new Dictionary<string, string>
+        {
+            ["MODWSGI_APP_ROOT"] = app.Root,
+            ["MODWSGI_IMAGE_ARGS"] = "--application-type\nscript\n--port\n8080",
+        });
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        Assert.Equal("Listen 9000", Directive(run.Stdout, "Listen"));
     }
 
     [Fact]
@@ -281,7 +292,7 @@ public partial class LauncherTests
 
         Assert.True(result.ExitCode == 0, result.Stderr);
         Assert.Equal(" -----> Running .docker/action_hooks/start\n" +
-            $"start: --log-to-terminal --startup-log --port 80 --processes 3 --application-type script --threads 2 PID={result.ProcessId}\n", result.Stdout);
+            $"start: --log-to-terminal --startup-log --port 80 --application-type script --processes 3 --threads 2 PID={result.ProcessId}\n", result.Stdout);
     }
 
     [Fact]

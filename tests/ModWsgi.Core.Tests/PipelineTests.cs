@@ -403,8 +403,8 @@ public sealed class PipelineTests : IDisposable
         await Publish(options);
 
         var check = Assert.Single(_engine.Scripts, IsServerCheck);
-        Assert.Equal("/usr/bin/python3 /tmp/modwsgi-check/modwsgi-launch --check-only --server-args-file .whiskey/server_args "
-            + "--application-type script --processes=2", check);
+        Assert.Equal("/usr/bin/python3 /tmp/modwsgi-check/modwsgi-launch --check-only --application-type script --processes=2 "
+            + "--server-args-file .whiskey/server_args", check);
         Assert.True(_engine.Scripts.IndexOf(check) < _engine.Scripts.FindIndex(s => s.Contains("pip", StringComparison.Ordinal) && !IsServerCheck(s)));
         Assert.Equal("--directory-index index.html\n", Encoding.UTF8.GetString(_engine.Files["/tmp/modwsgi-check/app/.whiskey/server_args"]));
         Assert.Empty(_engine.LiveContainers);

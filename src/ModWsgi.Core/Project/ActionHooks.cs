@@ -35,6 +35,38 @@ public static class ProjectLayout
     /// <summary>The layout folder's server_args file, relative to the project ('/' separators).</summary>
     public static string ServerArgsPath(string layout) => layout + "/" + ServerArgsFile;
 
+    // The launcher's options that take no value; every other option takes one (--url-alias two).
+    private static readonly HashSet<string> Flags = new(StringComparer.Ordinal)
+        { "--reload-on-changes", "--log-to-terminal", "--access-log", "--startup-log", "--dry-run", "--check-only", "--help" };
+
+    /// <summary>
+    /// Whether the layout's server_args chooses the application (--application-type, --entry-point or a bare entry
+    /// point such as environ.wsgi), which then wins over the project's defaults: the build does not look for wsgi.py
+    /// or guess app.py/app.sh. The launcher itself checks the options (<see cref="Steps.ServerOptionsCheckStep"/>).
+    /// </summary>
+    public static bool ServerArgsChooseTheApplication(string projectDirectory, string layout)
+    {
+        var path = Path.Combine(projectDirectory, ServerArgsPath(layout));
+        if (!File.Exists(path))
+            return false;
+        var words = File.ReadAllLines(path).Where(l => !l.TrimStart().StartsWith('#'))
+            .SelectMany(l => l.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)).ToArray();
+        for (var i = 0; i < words.Length; i++)
+        {
+            var word = words[i];
+            if (word.StartsWith("--application-type", StringComparison.Ordinal) || word.StartsWith("--entry-point", StringComparison.Ordinal))
+                return true;
+            if (word.StartsWith("--", StringComparison.Ordinal))
+            {
+                if (!word.Contains('=') && !Flags.Contains(word))
+                    i += word == "--url-alias" ? 2 : 1;
+            }
+            else if (word.Contains('.') || word.Contains('/'))
+                return true;
+        }
+        return false;
+    }
+
     private static bool HoldsLayout(string projectDirectory, string folder)
     {
         var root = Path.Combine(projectDirectory, folder);

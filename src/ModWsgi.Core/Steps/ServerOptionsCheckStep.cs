@@ -45,13 +45,13 @@ public sealed class ServerOptionsCheckStep(IContainerEngine engine, BuildCache c
         logger.LogInformation(" -----> Checking the server options with modwsgi-launch --check-only{ServerArgs}",
             serverArgs is null ? "" : " (with " + serverArgsPath + ")");
         var files = new Dictionary<string, byte[]>(StringComparer.Ordinal) { [CheckRoot + "/modwsgi-launch"] = launcher };
-        List<string> command = ["/usr/bin/python3", CheckRoot + "/modwsgi-launch", "--check-only"];
+        // In mod_wsgi-docker-start's order: the image's Cmd, then server_args.
+        List<string> command = ["/usr/bin/python3", CheckRoot + "/modwsgi-launch", "--check-only", .. settings.Cmd];
         if (serverArgs is not null)
         {
             files[CheckRoot + "/app/" + serverArgsPath] = serverArgs;
             command.AddRange(["--server-args-file", serverArgsPath]);
         }
-        command.AddRange(settings.Cmd);
         var output = new List<string>();
         var exit = await BuildContainer.UseAsync(engine, plan.Base.Id, logger, async container =>
         {
