@@ -406,7 +406,7 @@ public sealed class PipelineTests : IDisposable
         Assert.Equal("/usr/bin/python3 /tmp/modwsgi-check/modwsgi-launch --check-only --application-type script --processes=2 "
             + "--server-args-file .whiskey/server_args", check);
         Assert.True(_engine.Scripts.IndexOf(check) < _engine.Scripts.FindIndex(s => s.Contains("pip", StringComparison.Ordinal) && !IsServerCheck(s)));
-        Assert.Equal("--directory-index index.html\n", Encoding.UTF8.GetString(_engine.Files["/tmp/modwsgi-check/app/.whiskey/server_args"]));
+        Assert.Equal("--directory-index index.html\n", Encoding.UTF8.GetString(_engine.Files["/tmp/modwsgi-check/.whiskey/server_args"]));
         Assert.Empty(_engine.LiveContainers);
 
         Write("wsgi.py", "def application(environ, start_response):\n    return []\n");
@@ -436,6 +436,21 @@ public sealed class PipelineTests : IDisposable
         Assert.DoesNotContain(_engine.Scripts, s => s.Contains("pip", StringComparison.Ordinal) && !IsServerCheck(s)); // before pip
         Assert.Empty(_engine.LiveContainers);
         Assert.Empty(_engine.Loads);
+    }
+
+    [Fact]
+    public async Task ACheckThatCannotRun_IsNotBlamedOnTheOptions()
+    {
+        _engine.OnScript = (script, _) => Task.FromResult(IsServerCheck(script)
+            ? (126L, new[] { "OCI runtime exec failed: exec failed: unable to start container process" })
+            : (0L, Array.Empty<string>()));
+
+        var ex = await Assert.ThrowsAsync<ModWsgiException>(() => Publish());
+
+        Assert.Equal(DiagnosticCodes.UnexpectedFailure, ex.Code);
+        Assert.Contains("could not be checked", ex.Message);
+        Assert.Contains("OCI runtime exec failed", ex.Message);
+        Assert.Empty(_engine.LiveContainers);
     }
 
     [Fact]

@@ -49,27 +49,31 @@ public sealed class ServerOptionsCheckStep(IContainerEngine engine, BuildCache c
         List<string> command = ["/usr/bin/python3", CheckRoot + "/modwsgi-launch", "--check-only", .. settings.Cmd];
         if (serverArgs is not null)
         {
-            files[CheckRoot + "/app/" + serverArgsPath] = serverArgs;
+            files[CheckRoot + "/" + serverArgsPath] = serverArgs;
             command.AddRange(["--server-args-file", serverArgsPath]);
         }
         var output = new List<string>();
         var exit = await BuildContainer.UseAsync(engine, plan.Base.Id, logger, async container =>
         {
             await container.PutFilesAsync(files, cancellationToken).ConfigureAwait(false);
-            return await container.ExecAsync(new ExecSpec(command) { WorkingDir = CheckRoot + "/app", Env = settings.Env },
+            // The working folder holds the launcher and the server_args copy, under the path the messages name.
+            return await container.ExecAsync(new ExecSpec(command) { WorkingDir = CheckRoot, Env = settings.Env },
                 line => output.Add(line.Text), cancellationToken).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
+        if (exit == 2 && output.Any(l => l.StartsWith(Prefix, StringComparison.Ordinal)))
+            throw Refused(output, serverArgsPath);
         if (exit != 0)
-            throw Refused(output, exit, serverArgsPath);
+            // Not an option the launcher refused: the check itself could not run.
+            throw new ModWsgiException(DiagnosticCodes.UnexpectedFailure,
+                $"The server options could not be checked: modwsgi-launch --check-only exited with {exit} in a container of "
+                + $"{plan.Options.BaseImage}: {string.Join(" / ", output.TakeLast(5))}. Check that the base image has /usr/bin/python3.");
         cache.SavePassedServerCheck(key);
     }
 
-    private static ModWsgiException Refused(IReadOnlyList<string> output, long exit, string serverArgsPath)
+    private static ModWsgiException Refused(IReadOnlyList<string> output, string serverArgsPath)
     {
-        var error = output.LastOrDefault(l => l.StartsWith(Prefix, StringComparison.Ordinal));
-        var problem = error is null
-            ? $"modwsgi-launch --check-only exited with {exit}: " + string.Join(" / ", output.TakeLast(5))
-            : error[Prefix.Length..].Replace(HelpSuffix, "", StringComparison.Ordinal);
+        var error = output.Last(l => l.StartsWith(Prefix, StringComparison.Ordinal));
+        var problem = error[Prefix.Length..].Replace(HelpSuffix, "", StringComparison.Ordinal);
         var source = problem.Contains(serverArgsPath, StringComparison.Ordinal)
             ? $"the project's {serverArgsPath}"
             : "the project's server options (the WsgiServerArgument items and the Wsgi*/ContainerPort properties that make the image's Cmd, "
