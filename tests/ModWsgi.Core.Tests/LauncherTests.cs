@@ -12,7 +12,7 @@ namespace ModWsgi.Core.Tests;
 /// </summary>
 // The runtime runs in Linux images: these tests run it with the host's python3 and bash.
 [UnsupportedOSPlatform("windows")]
-public class LauncherTests
+public partial class LauncherTests
 {
     private static readonly string Runtime = Path.Combine(AppContext.BaseDirectory, "runtime");
     private static readonly string Launcher = Path.Combine(Runtime, "modwsgi-launch");

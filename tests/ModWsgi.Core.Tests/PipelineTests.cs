@@ -171,17 +171,20 @@ public sealed class PipelineTests : IDisposable
         _engine.OnScript = (script, _) => Task.FromResult(script.Contains("pip", StringComparison.Ordinal)
             ? (1L, new[] { "ERROR: No matching distribution found for flask" })
             : (0L, Array.Empty<string>()));
-        _engine.OnRemove = (id, _) => throw RemovalConflict(id);
+        // The container that ran pip (the server options' check container before it is removed as usual).
+        bool RanPip(string id) => _engine.Calls.Any(c => c.StartsWith($"exec {id} ", StringComparison.Ordinal) && c.Contains("pip", StringComparison.Ordinal) && !IsServerCheck(c));
+        _engine.OnRemove = (id, _) => RanPip(id) ? throw RemovalConflict(id) : Task.CompletedTask;
 
         var ex = await Assert.ThrowsAsync<ModWsgiException>(() => Publish());
 
         Assert.Equal(DiagnosticCodes.BuildStepFailed, ex.Code);
         Assert.Equal("MODWSGI5001", ex.Id);
         Assert.Contains("No matching distribution found for flask", ex.Message);
+        var pipContainer = _engine.LiveContainers.Single(RanPip);
         var warning = Assert.Single(_log.Warnings);
-        Assert.Contains("c1", warning);
+        Assert.Contains(pipContainer, warning);
         Assert.Contains("409", warning);
-        Assert.Contains("docker rm -f c1", warning);
+        Assert.Contains("docker rm -f " + pipContainer, warning);
     }
 
     [Fact]
@@ -385,5 +388,94 @@ public sealed class PipelineTests : IDisposable
         Assert.Equal(2, stage.DiffIds.Count - 1); // base + runtime + dependencies
         Assert.Equal(2, _engine.Scripts.Count(s => s.Contains("action_hooks/build", StringComparison.Ordinal)));
         Assert.Empty(_engine.LiveContainers);
+    }
+
+    // ----- the server options, checked by the launcher in the build -----
+
+    private static bool IsServerCheck(string script) => script.Contains("modwsgi-launch --check-only", StringComparison.Ordinal);
+
+    [Fact]
+    public async Task ServerOptions_AreCheckedByTheLauncher_WithTheLayoutsServerArgs_BeforePip_AndOnceForTheSameOptions()
+    {
+        Write(".whiskey/server_args", "--directory-index index.html\n");
+        var options = Options(new ProjectSettings { WsgiServerArgument = ["--processes=2"] });
+
+        await Publish(options);
+
+        var check = Assert.Single(_engine.Scripts, IsServerCheck);
+        Assert.Equal("/usr/bin/python3 /tmp/modwsgi-check/modwsgi-launch --check-only --application-type script --processes=2 "
+            + "--server-args-file .whiskey/server_args", check);
+        Assert.True(_engine.Scripts.IndexOf(check) < _engine.Scripts.FindIndex(s => s.Contains("pip", StringComparison.Ordinal) && !IsServerCheck(s)));
+        Assert.Equal("--directory-index index.html\n", Encoding.UTF8.GetString(_engine.Files["/tmp/modwsgi-check/.whiskey/server_args"]));
+        Assert.Empty(_engine.LiveContainers);
+
+        Write("wsgi.py", "def application(environ, start_response):\n    return []\n");
+        await Publish(options);
+        Assert.Single(_engine.Scripts, IsServerCheck); // the same options passed before: not checked again
+
+        Write(".whiskey/server_args", "--directory-index start.html\n");
+        await Publish(options);
+        Assert.Equal(2, _engine.Scripts.Count(IsServerCheck));
+    }
+
+    [Fact]
+    public async Task ARefusedServerOption_FailsTheBuild_NamingTheOptionAndItsFile_AndLeavesNothingBehind()
+    {
+        Write(".whiskey/server_args", "--directory-indx index.html\n");
+        _engine.OnScript = (script, _) => Task.FromResult(IsServerCheck(script)
+            ? (2L, new[] { "modwsgi-launch: error: unknown option --directory-indx (in .whiskey/server_args line 1) (see --help)" })
+            : (0L, Array.Empty<string>()));
+
+        var ex = await Assert.ThrowsAsync<ModWsgiException>(() => Publish());
+
+        Assert.Equal(DiagnosticCodes.ServerOptionRejected, ex.Code);
+        Assert.Equal("MODWSGI2036", ex.Id);
+        Assert.Contains("unknown option --directory-indx (in .whiskey/server_args line 1)", ex.Message);
+        Assert.Contains("comes from the project's .whiskey/server_args", ex.Message);
+        Assert.DoesNotContain("(see --help)", ex.Message);
+        Assert.DoesNotContain(_engine.Scripts, s => s.Contains("pip", StringComparison.Ordinal) && !IsServerCheck(s)); // before pip
+        Assert.Empty(_engine.LiveContainers);
+        Assert.Empty(_engine.Loads);
+    }
+
+    [Fact]
+    public async Task ACheckThatCannotRun_IsNotBlamedOnTheOptions()
+    {
+        _engine.OnScript = (script, _) => Task.FromResult(IsServerCheck(script)
+            ? (126L, new[] { "OCI runtime exec failed: exec failed: unable to start container process" })
+            : (0L, Array.Empty<string>()));
+
+        var ex = await Assert.ThrowsAsync<ModWsgiException>(() => Publish());
+
+        Assert.Equal(DiagnosticCodes.UnexpectedFailure, ex.Code);
+        Assert.Contains("could not be checked", ex.Message);
+        Assert.Contains("OCI runtime exec failed", ex.Message);
+        Assert.Empty(_engine.LiveContainers);
+    }
+
+    [Fact]
+    public async Task ARefusedCmdOption_NamesTheProjectsServerOptions()
+    {
+        _engine.OnScript = (script, _) => Task.FromResult(IsServerCheck(script)
+            ? (2L, new[] { "modwsgi-launch: error: unknown option --bogus (see --help)" })
+            : (0L, Array.Empty<string>()));
+
+        var ex = await Assert.ThrowsAsync<ModWsgiException>(() => Publish(Options(new ProjectSettings { WsgiServerArgument = ["--bogus"] })));
+
+        Assert.Equal(DiagnosticCodes.ServerOptionRejected, ex.Code);
+        Assert.Contains("unknown option --bogus", ex.Message);
+        Assert.Contains("WsgiServerArgument", ex.Message);
+    }
+
+    [Fact]
+    public async Task AnExecutableStartHook_ReplacesTheServer_SoItsOptionsAreNotChecked()
+    {
+        Write(".whiskey/action_hooks/start", "#!/bin/sh\nexec mod_wsgi-express start-server \"$@\"\n");
+        File.SetUnixFileMode(Path.Combine(Project, ".whiskey/action_hooks/start"), (UnixFileMode)0b111_101_101);
+
+        await Publish();
+
+        Assert.DoesNotContain(_engine.Scripts, IsServerCheck);
+        Assert.Contains(_log.Messages, m => m.Contains("Server options not checked: .whiskey/action_hooks/start", StringComparison.Ordinal));
     }
 }

@@ -30,6 +30,11 @@ public sealed class BuildCache
     public void SaveDependencies(string key, Layer layer) =>
         WriteJson(EntryPath("deps", key), new JsonObject { ["layer"] = LayerJson(layer) });
 
+    /// <summary>Whether the server options of <paramref name="key"/> (their digest) already passed the launcher's check.</summary>
+    public bool HasPassedServerCheck(string key) => File.Exists(EntryPath("checks", key));
+
+    public void SavePassedServerCheck(string key) => WriteJson(EntryPath("checks", key), new JsonObject { ["passed"] = true });
+
     /// <summary>Per-project notes (keyed by the project's full path): what the last build and publish saw.</summary>
     public JsonObject ReadProjectNotes(string projectDirectory) =>
         ReadJson(ProjectPath(projectDirectory)) as JsonObject ?? new JsonObject();

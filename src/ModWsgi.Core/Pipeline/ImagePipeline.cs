@@ -68,12 +68,24 @@ public sealed class ImagePipeline(IContainerEngine engine, ILogger logger)
         timings.Lap("base-config-digest");
         var plan = new PlanStep(logger).Run(options, environment, baseImage, git);
         timings.Lap("plan");
+        // Before pip runs, unless Django's settings (read in the build) still add to the Cmd: then after them.
+        var check = new ServerOptionsCheckStep(engine, cache, logger);
+        if (plan.Detected.Django is null)
+        {
+            await check.RunAsync(plan, ConfigStep.SettingsFor(plan, null), cancellationToken).ConfigureAwait(false);
+            timings.Lap("server-options-check");
+        }
         var runtime = await new RuntimeLayerStep(cache).RunAsync(plan, cancellationToken).ConfigureAwait(false);
         timings.Lap("runtime-layer");
         var dependencies = await new DependencyLayerStep(engine, cache, logger).RunAsync(plan, runtime, cancellationToken).ConfigureAwait(false);
         timings.Lap("dependencies");
         var application = await new ApplicationLayerStep(engine, cache, loader, logger).RunAsync(plan, runtime, dependencies, cancellationToken).ConfigureAwait(false);
         timings.Lap("application-layer");
+        if (plan.Detected.Django is not null)
+        {
+            await check.RunAsync(plan, ConfigStep.SettingsFor(plan, application.Django), cancellationToken).ConfigureAwait(false);
+            timings.Lap("server-options-check");
+        }
         var image = ConfigStep.Run(plan, runtime, dependencies, application);
         var result = await destination.PublishAsync(image, cancellationToken).ConfigureAwait(false);
         timings.Lap("publish");

@@ -1,18 +1,92 @@
+using ModWsgi.Core.Diagnostics;
+
 namespace ModWsgi.Core.Project;
 
 /// <summary>Whether an action hook would run: only an executable hook does; a non-executable one is skipped with a warning.</summary>
 public enum HookState { Missing, NotExecutable, Executable }
 
-/// <summary>The app's <c>.docker/action_hooks</c> scripts, run at fixed points of the build.</summary>
+/// <summary>
+/// The folder of mod_wsgi-docker's layout: <c>action_hooks/</c>, <c>user_vars/</c> and <c>server_args</c> live in
+/// <c>.whiskey/</c> (its later name) or <c>.docker/</c> (its first). A project uses one of them; the in-image
+/// scripts (modwsgi-environment) choose the same way.
+/// </summary>
+public static class ProjectLayout
+{
+    public const string Whiskey = ".whiskey", Docker = ".docker";
+    public const string ActionHooksFolder = "action_hooks", UserVarsFolder = "user_vars", ServerArgsFile = "server_args";
+
+    /// <summary>
+    /// The project's layout folder: the one of .whiskey and .docker that holds action_hooks/, user_vars/ or
+    /// server_args (.docker when neither does). Both holding them is ambiguous (MODWSGI2035): mod_wsgi-docker's
+    /// build failed on it too.
+    /// </summary>
+    public static string Folder(string projectDirectory)
+    {
+        var whiskey = HoldsLayout(projectDirectory, Whiskey);
+        var docker = HoldsLayout(projectDirectory, Docker);
+        if (whiskey && docker)
+            throw new ModWsgiException(DiagnosticCodes.ProjectLayoutAmbiguous,
+                $"Both .whiskey/ and .docker/ in '{projectDirectory}' hold action_hooks, user_vars or server_args, and only one "
+                + "of them can be the layout folder (.docker is mod_wsgi-docker's older name for .whiskey): move everything into "
+                + "one of them, e.g. 'git mv .docker/action_hooks .whiskey/' and the same for user_vars and server_args.");
+        return whiskey ? Whiskey : Docker;
+    }
+
+    /// <summary>The layout folder's server_args file, relative to the project ('/' separators).</summary>
+    public static string ServerArgsPath(string layout) => layout + "/" + ServerArgsFile;
+
+    // The launcher's options that take no value; every other option takes one (--url-alias two).
+    private static readonly HashSet<string> Flags = new(StringComparer.Ordinal)
+        { "--reload-on-changes", "--log-to-terminal", "--access-log", "--startup-log", "--dry-run", "--check-only", "--help" };
+
+    /// <summary>
+    /// Whether the layout's server_args chooses the application (--application-type, --entry-point or a bare entry
+    /// point such as environ.wsgi), which then wins over the project's defaults: the build does not look for wsgi.py
+    /// or guess app.py/app.sh. The launcher itself checks the options (<see cref="Steps.ServerOptionsCheckStep"/>).
+    /// </summary>
+    public static bool ServerArgsChooseTheApplication(string projectDirectory, string layout)
+    {
+        var path = Path.Combine(projectDirectory, ServerArgsPath(layout));
+        if (!File.Exists(path))
+            return false;
+        var words = File.ReadAllLines(path).Where(l => !l.TrimStart().StartsWith('#'))
+            .SelectMany(l => l.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)).ToArray();
+        for (var i = 0; i < words.Length; i++)
+        {
+            var word = words[i];
+            if (word.StartsWith("--application-type", StringComparison.Ordinal) || word.StartsWith("--entry-point", StringComparison.Ordinal))
+                return true;
+            if (word.StartsWith("--", StringComparison.Ordinal))
+            {
+                if (!word.Contains('=') && !Flags.Contains(word))
+                    i += word == "--url-alias" ? 2 : 1;
+            }
+            else if (word.Contains('.') || word.Contains('/'))
+                return true;
+        }
+        return false;
+    }
+
+    private static bool HoldsLayout(string projectDirectory, string folder)
+    {
+        var root = Path.Combine(projectDirectory, folder);
+        return Directory.Exists(Path.Combine(root, ActionHooksFolder)) || Directory.Exists(Path.Combine(root, UserVarsFolder))
+            || File.Exists(Path.Combine(root, ServerArgsFile));
+    }
+}
+
+/// <summary>The app's <c>action_hooks</c> scripts (in <see cref="ProjectLayout.Folder"/>), run at fixed points of the build and start.</summary>
 public static class ActionHooks
 {
-    public const string PreBuild = "pre-build", Build = "build", Deploy = "deploy";
+    public const string PreBuild = "pre-build", Build = "build", Deploy = "deploy", DeployEnv = "deploy-env", Start = "start";
 
     /// <summary>The hook's path inside the project, with '/' separators.</summary>
-    public static string RelativePath(string hook) => ".docker/action_hooks/" + hook;
+    public static string RelativePath(string hook, string layout = ProjectLayout.Docker) =>
+        layout + "/" + ProjectLayout.ActionHooksFolder + "/" + hook;
 
-    /// <summary>Probes the hook file; any of the user, group or other execute bits makes it executable.</summary>
-    public static HookState Probe(string projectDirectory, string hook) => ProbeFile(Path.Combine(projectDirectory, RelativePath(hook)));
+    /// <summary>Probes the hook file in the project's layout folder; any of the user, group or other execute bits makes it executable.</summary>
+    public static HookState Probe(string projectDirectory, string hook) =>
+        ProbeFile(Path.Combine(projectDirectory, RelativePath(hook, ProjectLayout.Folder(projectDirectory))));
 
     /// <summary>True for an existing file with an execute bit (app.sh, hooks).</summary>
     public static bool IsExecutable(string path) => ProbeFile(path) == HookState.Executable;

@@ -5,9 +5,10 @@ namespace ModWsgi.Core.Project;
 /// <summary>Catches project settings that would only fail when the container starts, at build time instead.</summary>
 public static class ServerOptionsValidator
 {
-    public static void Validate(string projectDirectory, WsgiServerOptions server)
+    /// <param name="checkEntryPoint">False when the layout's server_args chooses the application instead.</param>
+    public static void Validate(string projectDirectory, WsgiServerOptions server, bool checkEntryPoint = true)
     {
-        if (server.ApplicationType == WsgiApplicationType.Script)
+        if (checkEntryPoint && server.ApplicationType == WsgiApplicationType.Script)
         {
             var script = server.EntryPoint ?? "wsgi.py";
             if (!File.Exists(Path.Combine(projectDirectory, script)))

@@ -97,6 +97,29 @@ public sealed class BuildContainer
         await _engine.PutArchiveAsync(Id, "/", blob, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Copies files (absolute path in the container → content, mode 0755) into the container.</summary>
+    public async Task PutFilesAsync(IReadOnlyDictionary<string, byte[]> files, CancellationToken cancellationToken)
+    {
+        using var tar = new MemoryStream();
+        await using (var writer = new System.Formats.Tar.TarWriter(tar, System.Formats.Tar.TarEntryFormat.Pax, leaveOpen: true))
+        {
+            foreach (var (path, content) in files)
+            {
+                await writer.WriteEntryAsync(new System.Formats.Tar.PaxTarEntry(System.Formats.Tar.TarEntryType.RegularFile, path.TrimStart('/'))
+                {
+                    DataStream = new MemoryStream(content),
+                    Mode = (UnixFileMode)0b111_101_101,
+                }, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        tar.Position = 0;
+        await _engine.PutArchiveAsync(Id, "/", tar, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs a command (not a step: no header, nothing logged) and returns its exit code; its output lines go to <paramref name="onLine"/>.</summary>
+    public Task<long> ExecAsync(ExecSpec exec, Action<OutputLine> onLine, CancellationToken cancellationToken) =>
+        _engine.ExecAsync(Id, exec, onLine, cancellationToken);
+
     /// <summary>Runs one step under its ` -----> Title` header, its output in the build log; a non-zero exit throws the step's code.</summary>
     public async Task RunAsync(BuildStep step, PipSettings pip, CancellationToken cancellationToken)
     {

@@ -26,6 +26,9 @@ public sealed record BuildPlan(
     /// <summary>In <see cref="DependencyInputs"/>: the whole project folder is an input (it installs itself).</summary>
     public const string WholeProject = ".";
 
+    /// <summary>The folder of hooks, user_vars and server_args: .docker or .whiskey (<see cref="ProjectLayout.Folder"/>).</summary>
+    public string Layout { get; init; } = ProjectLayout.Docker;
+
     public static BuildPlan Create(string projectDirectory)
     {
         if (!Directory.Exists(projectDirectory))
@@ -35,11 +38,12 @@ public sealed record BuildPlan(
         var steps = new List<BuildStep>();
         var warnings = new List<PlanWarning>();
         var inputs = new List<string>();
+        var layout = ProjectLayout.Folder(projectDirectory);
 
-        if (AddHook(ActionHooks.PreBuild, projectDirectory, warnings) is { } preBuild)
+        if (AddHook(ActionHooks.PreBuild, layout, projectDirectory, warnings) is { } preBuild)
             steps.Add(preBuild);
         if (ActionHooks.Probe(projectDirectory, ActionHooks.PreBuild) != HookState.Missing)
-            inputs.Add(ActionHooks.RelativePath(ActionHooks.PreBuild));
+            inputs.Add(ActionHooks.RelativePath(ActionHooks.PreBuild, layout));
 
         var requirements = RequirementsScanner.Scan(projectDirectory);
         inputs.AddRange(requirements.RequirementFiles);
@@ -63,11 +67,11 @@ public sealed record BuildPlan(
             inputs.Add(WholeProject);
         }
 
-        var buildHook = AddHook(ActionHooks.Build, projectDirectory, warnings);
+        var buildHook = AddHook(ActionHooks.Build, layout, projectDirectory, warnings);
         inputs.AddRange(inputs.SelectMany(input => SymlinkTargets(projectDirectory, input)).ToArray());
         RefuseAlwaysExcluded(inputs);
         var distinctInputs = inputs.Contains(WholeProject) ? [WholeProject] : inputs.Distinct(StringComparer.Ordinal).ToArray();
-        return new BuildPlan(steps, buildHook, distinctInputs, warnings, requirements);
+        return new BuildPlan(steps, buildHook, distinctInputs, warnings, requirements) { Layout = layout };
     }
 
     /// <summary>Which project paths the dependency phase sees: the inputs and the folders leading to them.</summary>
@@ -111,9 +115,9 @@ public sealed record BuildPlan(
         }
     }
 
-    private static BuildStep? AddHook(string hook, string projectDirectory, List<PlanWarning> warnings)
+    private static BuildStep? AddHook(string hook, string layout, string projectDirectory, List<PlanWarning> warnings)
     {
-        var path = ActionHooks.RelativePath(hook);
+        var path = ActionHooks.RelativePath(hook, layout);
         switch (ActionHooks.Probe(projectDirectory, hook))
         {
             case HookState.Executable:

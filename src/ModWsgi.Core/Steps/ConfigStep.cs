@@ -21,12 +21,18 @@ public static class ConfigStep
 
     public static BuiltImage Run(ImagePlan plan, RuntimeLayer runtime, DependencyLayer dependencies, ApplicationLayer application)
     {
-        var server = plan.Options.Server;
-        if (plan.Detected.Django is { } django && application.Django is { } settings)
-            server = DjangoSupport.Apply(server, django, settings);
         IReadOnlyList<AddedLayer> added = [runtime.Added, dependencies.Added, application.Added];
-        var config = ImageConfigWriter.Write(plan.Base, added, Settings(plan, plan.Options with { Server = server }), plan.Epoch);
+        var config = ImageConfigWriter.Write(plan.Base, added, SettingsFor(plan, application.Django), plan.Epoch);
         return new BuiltImage(plan.Base, added, config);
+    }
+
+    /// <summary>The image's settings; for a Django project, <paramref name="django"/> (what the build read) adds its entry point and static alias.</summary>
+    public static ImageSettings SettingsFor(ImagePlan plan, DjangoSettings? django)
+    {
+        var server = plan.Options.Server;
+        if (plan.Detected.Django is { } project && django is { } settings)
+            server = DjangoSupport.Apply(server, project, settings);
+        return Settings(plan, plan.Options with { Server = server });
     }
 
     private static ImageSettings Settings(ImagePlan plan, ImageBuildOptions options)

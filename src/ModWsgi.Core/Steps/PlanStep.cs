@@ -21,11 +21,13 @@ public sealed class PlanStep(ILogger logger)
     {
         var runtimeScripts = RuntimeScriptPaths(options);
         var build = BuildPlan.Create(options.ProjectDirectory);
+        // mod_wsgi-docker's server_args may choose the application itself (and wins over the .proj's defaults).
+        var serverArgsChooseApp = ProjectLayout.ServerArgsChooseTheApplication(options.ProjectDirectory, build.Layout);
         var detected = FrameworkDetection.Detect(options.ProjectDirectory, options.WsgiServer,
-            entryPointGiven: options.Server.EntryPoint is not null || options.Server.ApplicationType != WsgiApplicationType.Script,
+            entryPointGiven: options.Server.EntryPoint is not null || options.Server.ApplicationType != WsgiApplicationType.Script || serverArgsChooseApp,
             options.FrameworkDetection, build.Requirements);
         if (detected.Django is null && detected.Server is not (ServerKind.PythonApp or ServerKind.ShellApp))
-            ServerOptionsValidator.Validate(options.ProjectDirectory, options.Server);
+            ServerOptionsValidator.Validate(options.ProjectDirectory, options.Server, checkEntryPoint: !serverArgsChooseApp);
         foreach (var warning in build.Warnings)
             logger.LogWarning(new EventId(warning.Code.Number, warning.Code.Id), "{Message}", warning.Message);
         if (detected.Server != ServerKind.ModWsgi || detected.Django is not null)
