@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Makes a fresh Debian machine ready to build and test: Docker engine running, debootstrap, registry and
-# skopeo installed, and the SDK's base image in the engine. Idempotent: each part is skipped when present.
+# Makes a fresh Debian machine ready to build and test: Docker engine running, debootstrap, registry,
+# skopeo and the VCS tools (git, hg, svn, bzr) installed, and the SDK's base image in the engine. Idempotent: each part is skipped when present.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
@@ -12,6 +12,10 @@ command -v skopeo >/dev/null || need+=(skopeo)
 command -v docker-registry >/dev/null || need+=(docker-registry)
 command -v htpasswd >/dev/null || need+=(apache2-utils)
 command -v git >/dev/null || need+=(git)
+# The VCS end-to-end tests make small Mercurial, Subversion and Bazaar (breezy) repositories on the host.
+command -v hg >/dev/null || need+=(mercurial)
+command -v svnadmin >/dev/null || need+=(subversion)
+command -v bzr >/dev/null || need+=(bzr)
 if [ ${#need[@]} -gt 0 ]; then
   echo " -----> apt-get install ${need[*]}"
   $sudo apt-get update -qq

@@ -370,6 +370,8 @@ public sealed class RequirementsScannerContainerPathTests : IDisposable
     [Fact]
     public void Absolute_app_paths_and_git_file_urls_become_project_relative_inputs()
     {
+        Directory.CreateDirectory(Path.Combine(_dir, "deps/gitpkg.git"));
+        Directory.CreateDirectory(Path.Combine(_dir, "vendor/x.git"));
         File.WriteAllText(Path.Combine(_dir, "requirements.txt"),
             "git+file:///app/deps/gitpkg.git#egg=gitpkg\n-e /app/libs/local\nfile:///srv/elsewhere/pkg\ngit+file://localhost/app/vendor/x.git\n");
 

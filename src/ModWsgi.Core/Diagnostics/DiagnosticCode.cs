@@ -36,6 +36,8 @@ public static class DiagnosticCodes
     public static readonly DiagnosticCode ServerNotInRequirements = new(2012, "The chosen WsgiServer is not in the requirements");
     public static readonly DiagnosticCode InputAlwaysExcluded = new(2013, "A requirement names a path the image always leaves out");
     public static readonly DiagnosticCode ProjectNotEvaluable = new(2014, "The .proj could not be evaluated by MSBuild");
+    public static readonly DiagnosticCode VcsRepositoryOutsideProject = new(2030, "A local VCS repository is outside the project folder");
+    public static readonly DiagnosticCode VcsRepositoryMissing = new(2031, "A local VCS repository named in the requirements does not exist");
     public static readonly DiagnosticCode ProjectLayoutAmbiguous = new(2035, "Both .whiskey and .docker hold action_hooks, user_vars or server_args");
     public static readonly DiagnosticCode ServerOptionRejected = new(2036, "The launcher refused a server option at build time");
     public static readonly DiagnosticCode DjangoSettingsUnreadable = new(5003, "The Django settings could not be read in the build");

@@ -31,6 +31,9 @@ public static class ContainerDiffCapture
         "dev", "proc", "sys", "run", "tmp", "var/tmp", "var/log", "root/.cache", "var/lib/apt/lists", "var/cache/apt",
         "var/cache/debconf/config.dat-old", "var/cache/debconf/templates.dat-old",
         .. EngineMadeFiles, "app/.docker/tmp", PathListFile,
+        // ldconfig's own cache of the libraries' inode and mtime: every apt-get install rewrites it differently, and
+        // ldconfig rebuilds what it needs from /etc/ld.so.cache, which is kept.
+        "var/cache/ldconfig/aux-cache",
     ];
 
     public static async Task CaptureAsync(IContainerEngine engine, string containerId, LayerWriter writer,

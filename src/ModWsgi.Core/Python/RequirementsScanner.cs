@@ -15,7 +15,11 @@ public enum VcsTool { Git, Mercurial, Subversion, Bazaar }
 public sealed record RequirementsScan(
     IReadOnlyList<string> RequirementFiles,
     IReadOnlyList<VcsTool> VcsTools,
-    IReadOnlyList<string> LocalPaths);
+    IReadOnlyList<string> LocalPaths)
+{
+    /// <summary>Every VCS requirement, parsed, in visit order.</summary>
+    public IReadOnlyList<VcsRequirement> VcsRequirements { get; init; } = [];
+}
 
 /// <summary>
 /// Reads requirements files the way pip's <c>req_file.py</c> does (line joining, comments, the
@@ -60,9 +64,6 @@ public static class RequirementsScanner
         ['C'] = OptionKind.Other,
     };
 
-    private static readonly (string Prefix, VcsTool Tool)[] VcsPrefixes =
-        [("git", VcsTool.Git), ("hg", VcsTool.Mercurial), ("svn", VcsTool.Subversion), ("bzr", VcsTool.Bazaar)];
-
     private static readonly string[] ArchiveExtensions =
         [".zip", ".whl", ".tar.bz2", ".tbz", ".tar.gz", ".tgz", ".tar", ".tar.xz", ".txz", ".tlz", ".tar.lz", ".tar.lzma"];
 
@@ -84,7 +85,7 @@ public static class RequirementsScanner
         var topLevel = Path.Combine(scan.ProjectDirectory, requirementsFile);
         if (File.Exists(topLevel))
             scan.Visit(Path.GetFullPath(topLevel));
-        return new RequirementsScan(scan.Files, scan.Tools.Order().ToArray(), scan.LocalPaths);
+        return new RequirementsScan(scan.Files, scan.Tools.Order().ToArray(), scan.LocalPaths) { VcsRequirements = scan.Vcs };
     }
 
     /// <summary>The Debian package that provides <paramref name="tool"/>.</summary>
@@ -106,6 +107,10 @@ public static class RequirementsScanner
         public List<string> Files { get; } = [];
         public HashSet<VcsTool> Tools { get; } = [];
         public List<string> LocalPaths { get; } = [];
+        public List<VcsRequirement> Vcs { get; } = [];
+
+        // The line being read, for messages.
+        private (string File, int Line) _at;
 
         public void Visit(string file)
         {
@@ -116,6 +121,7 @@ public static class RequirementsScanner
 
             foreach (var (lineNumber, line) in LogicalLines(File.ReadAllLines(file)))
             {
+                _at = (file, lineNumber);
                 var (args, optionWords) = BreakArgsOptions(line);
                 var options = ParseOptions(optionWords);
                 if (args.Length > 0)
@@ -201,16 +207,77 @@ public static class RequirementsScanner
                 AddFileUrl(url);
                 return;
             }
-            foreach (var (prefix, tool) in VcsPrefixes)
-            {
-                // An editable may also name the bare scheme (-e git://...); pip prefixes it with "git+".
-                if (scheme.StartsWith(prefix + "+", StringComparison.Ordinal) || (editable && scheme == prefix))
-                    Tools.Add(tool);
-            }
-            // A repository in the project folder (git+file:///app/repo) is an input like any local path.
-            if (scheme.EndsWith("+file", StringComparison.Ordinal))
-                AddFileUrl(url[(url.IndexOf('+') + 1)..]);
+            if (VcsRequirement.Parse(url, editable) is not { } vcs)
+                return;
+            Vcs.Add(vcs);
+            Tools.Add(vcs.Tool);
+            // A repository in the project folder (git+file:///app/repo@v1) is an input like any local path.
+            if (vcs.LocalPath is not null)
+                AddLocalRepository(url, vcs);
         }
+
+        private void AddLocalRepository(string url, VcsRequirement vcs)
+        {
+            var path = vcs.LocalPath!;
+            // ${VAR} is expanded by pip inside the build container; the host cannot resolve it.
+            if (EnvironmentReference.IsMatch(path))
+                return;
+            var where = $"{Relative(_at.File)} line {_at.Line}";
+            var relative = ContainerPathInProject(path);
+            if (relative is null)
+            {
+                var prefix = url[..url.IndexOf('+')].ToLowerInvariant();
+                var hostRelative = Path.GetRelativePath(ProjectDirectory, path).Replace('\\', '/');
+                var hint = !Path.IsPathRooted(hostRelative) && hostRelative != ".." && !hostRelative.StartsWith("../", StringComparison.Ordinal)
+                    ? $"'{path}' is the project's path on this machine; name it as the build container sees it: {prefix}+file://{ContainerAppRoot}/{hostRelative}."
+                    : $"Copy or clone the repository into the project (git: 'git clone --bare {path} vendor/NAME') and name it as {prefix}+file://{ContainerAppRoot}/vendor/NAME.";
+                throw new ModWsgiException(DiagnosticCodes.VcsRepositoryOutsideProject,
+                    $"{where}: '{url}' names the local repository '{path}', outside the project: the build container sees only the project folder, at {ContainerAppRoot}. {hint}");
+            }
+            var repository = FindRepository(relative, vcs.Tool) ?? throw new ModWsgiException(DiagnosticCodes.VcsRepositoryMissing,
+                $"{where}: '{url}' names the local repository '{path}', but '{relative}' does not exist in the project. Fix the path " +
+                $"({ContainerAppRoot}/... is the project folder; '@revision', '#egg=' and '#subdirectory=' are not part of it) or create the repository there.");
+            if (_localPaths.Add(repository))
+                LocalPaths.Add(repository);
+        }
+
+        /// <summary>A path pip sees in the build container, project-relative; null when it is outside the project.</summary>
+        private string? ContainerPathInProject(string path)
+        {
+            // pip runs in the build container, where the project folder is /app (also its working folder).
+            if (path.StartsWith('/'))
+            {
+                if (path != ContainerAppRoot && !path.StartsWith(ContainerAppRoot + "/", StringComparison.Ordinal))
+                    return null;
+                path = "." + path[ContainerAppRoot.Length..];
+            }
+            var relative = Relative(Path.Combine(ProjectDirectory, path));
+            return relative == ".." || relative.StartsWith("../", StringComparison.Ordinal) ? null : relative;
+        }
+
+        /// <summary>
+        /// The repository folder a local VCS URL names: the path itself, or for Subversion the repository that holds it
+        /// (svn+file:///app/repo/trunk names the folder trunk inside the repository at repo).
+        /// </summary>
+        private string? FindRepository(string relative, VcsTool tool)
+        {
+            if (Path.Exists(Path.Combine(ProjectDirectory, relative)))
+                return relative;
+            if (tool != VcsTool.Subversion)
+                return null;
+            for (var folder = ParentOf(relative); folder is not null; folder = ParentOf(folder))
+            {
+                var full = Path.Combine(ProjectDirectory, folder);
+                if (File.Exists(Path.Combine(full, "format")) && Directory.Exists(Path.Combine(full, "db")))
+                    return folder;
+                if (Path.Exists(full))
+                    return null; // an existing folder that is no repository: nothing further up is meant
+            }
+            return null;
+        }
+
+        private static string? ParentOf(string relative) =>
+            relative == "." ? null : relative.LastIndexOf('/') is var slash and > 0 ? relative[..slash] : ".";
 
         private void AddFindLinks(string file, string value)
         {

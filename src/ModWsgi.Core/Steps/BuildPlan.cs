@@ -21,8 +21,13 @@ public sealed record BuildPlan(
 {
     public const string AppRoot = "/app";
     public const string VirtualEnv = "/opt/venv";
-    /// <summary>Scratch space for pip's --src checkouts; never part of a layer.</summary>
+    /// <summary>Scratch space under the app folder (the seed's .docker/tmp); never part of a layer.</summary>
     public const string ScratchDirectory = AppRoot + "/.docker/tmp";
+    /// <summary>
+    /// pip's --src: where editable VCS requirements (-e git+...) are checked out. The installs point at these
+    /// folders, so they live in the venv and reach the dependency layer (the seed's scratch --src lost them).
+    /// </summary>
+    public const string EditableCheckouts = VirtualEnv + "/src";
     /// <summary>In <see cref="DependencyInputs"/>: the whole project folder is an input (it installs itself).</summary>
     public const string WholeProject = ".";
 
@@ -55,10 +60,10 @@ public sealed record BuildPlan(
                 "apt-get update -q\n" +
                 $"apt-get install -y -q --no-install-recommends {packages}\n" +
                 "apt-get clean\n" +
-                "rm -rf /var/lib/apt/lists/* /var/cache/apt/*") { FailureCode = DiagnosticCodes.VcsToolInstallFailed });
+                "rm -rf /var/lib/apt/lists/* /var/cache/apt/*" + BazaarWrapper(requirements)) { FailureCode = DiagnosticCodes.VcsToolInstallFailed });
         }
 
-        var pip = $"/usr/bin/python3 -m pip --python {VirtualEnv}/bin/python install --no-cache-dir --src {ScratchDirectory}/src";
+        var pip = $"/usr/bin/python3 -m pip --python {VirtualEnv}/bin/python install --no-cache-dir --src {EditableCheckouts}";
         if (File.Exists(Path.Combine(projectDirectory, "requirements.txt")))
             steps.Add(new BuildStep("pip", "Installing dependencies with pip", $"{pip} -r requirements.txt"));
         else if (File.Exists(Path.Combine(projectDirectory, "setup.py")) || File.Exists(Path.Combine(projectDirectory, "pyproject.toml")))
@@ -67,12 +72,35 @@ public sealed record BuildPlan(
             inputs.Add(WholeProject);
         }
 
+        if (StripCheckoutMetadata(requirements) is { } strip)
+            steps.Add(strip);
+
         var buildHook = AddHook(ActionHooks.Build, layout, projectDirectory, warnings);
         inputs.AddRange(inputs.SelectMany(input => SymlinkTargets(projectDirectory, input)).ToArray());
         RefuseAlwaysExcluded(inputs);
         var distinctInputs = inputs.Contains(WholeProject) ? [WholeProject] : inputs.Distinct(StringComparer.Ordinal).ToArray();
         return new BuildPlan(steps, buildHook, distinctInputs, warnings, requirements) { Layout = layout };
     }
+
+    /// <summary>
+    /// Debian's bzr is breezy, a program that embeds Python and takes the first python3 on PATH for its own: the
+    /// venv's (no breezy there). A wrapper earlier on PATH than /usr/bin hands it the system Python.
+    /// </summary>
+    private static string BazaarWrapper(RequirementsScan requirements) =>
+        !requirements.VcsTools.Contains(VcsTool.Bazaar) ? "" :
+            "\nprintf '#!/bin/sh\\nPYTHONEXECUTABLE=/usr/bin/python3 exec /usr/bin/bzr \"$@\"\\n' > /usr/local/bin/bzr\n" +
+            "chmod 755 /usr/local/bin/bzr";
+
+    /// <summary>
+    /// Editable VCS checkouts stay in the image (the installs point at them) but without their .git/.hg/.svn/.bzr:
+    /// that metadata holds clone times, the index's file stat data and the remote URL (credentials included), so
+    /// it would make the layer differ on every build and could leak a secret; nothing in a running image uses it.
+    /// </summary>
+    private static BuildStep? StripCheckoutMetadata(RequirementsScan requirements) =>
+        !requirements.VcsRequirements.Any(v => v.Editable) ? null :
+            new BuildStep("vcs-checkouts", "Removing version control metadata from editable checkouts",
+                $"[ ! -d {EditableCheckouts} ] || find {EditableCheckouts} -mindepth 2 -maxdepth 2 " +
+                @"\( -name .git -o -name .hg -o -name .svn -o -name .bzr \) -prune -exec rm -rf {} +");
 
     /// <summary>Which project paths the dependency phase sees: the inputs and the folders leading to them.</summary>
     public Func<string, bool> DependencyInputFilter()
