@@ -23,7 +23,7 @@ trap cleanup EXIT
 
 # Setup steps are quiet unless they fail.
 quiet() { "$@" >"$work/setup.log" 2>&1 || { cat "$work/setup.log" >&2; echo "benchmark: setup failed: $*" >&2; exit 1; }; }
-quiet "$repo/eng/setup-machine.sh"
+MODWSGI_BASE_SUITES="${MODWSGI_BASE_SUITES:-bookworm}" quiet "$repo/eng/setup-machine.sh"
 quiet "$repo/eng/build-package-index.sh" "$repo/artifacts/package-index"
 quiet "$repo/eng/pack.sh"
 export NUGET_PACKAGES="$work/nuget-packages"

@@ -3,7 +3,8 @@
 # samples/hello-world with `dotnet build -t:PublishImage`, run it and fetch a page over HTTP.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-"$repo/eng/setup-machine.sh"
+# hello-world needs only the default base image (bookworm); eng/test.sh builds both.
+MODWSGI_BASE_SUITES="${MODWSGI_BASE_SUITES:-bookworm}" "$repo/eng/setup-machine.sh"
 "$repo/eng/pack.sh"
 # A private package folder: NuGet caches an SDK package by id and version, and this one was just re-packed.
 export NUGET_PACKAGES="$repo/artifacts/nuget-packages"

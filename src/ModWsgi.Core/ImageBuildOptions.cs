@@ -18,6 +18,9 @@ public sealed record ImageBuildOptions
 
     public string BaseImage { get; init; } = DefaultBaseImage;
 
+    /// <summary>Why <see cref="BaseImage"/> was chosen (the Python asked for, and where); null when the options were made by hand.</summary>
+    public Python.PythonChoice? Python { get; init; }
+
     /// <summary>The SDK's in-image scripts (mod_wsgi-docker-start, mod_wsgi-docker-shell, modwsgi-launch).</summary>
     public required string RuntimeDirectory { get; init; }
 

@@ -2,6 +2,7 @@ using ModWsgi.Core.Diagnostics;
 using ModWsgi.Core.Engine;
 using ModWsgi.Core.Settings;
 using ModWsgi.Core.Project;
+using ModWsgi.Core.Python;
 using ModWsgi.Core.Tags;
 
 namespace ModWsgi.Core;
@@ -19,6 +20,7 @@ public sealed record ProjectSettings
     public IReadOnlyList<string> ContainerImageTags { get; init; } = [];
     public string? Version { get; init; }
     public string? ContainerBaseImage { get; init; }
+    public string? WsgiPythonVersion { get; init; }
     public string? ContainerRegistry { get; init; }
     public string? ContainerArchiveOutputPath { get; init; }
     /// <summary>Registries allowed over plain HTTP; an entry may itself be ',' separated, as the .NET SDK allows.</summary>
@@ -54,6 +56,7 @@ public sealed record ProjectSettings
         ContainerImageTags = values.Includes(SettingsTable.ContainerImageTags),
         Version = values.Text(SettingsTable.Version),
         ContainerBaseImage = values.Text(SettingsTable.ContainerBaseImage),
+        WsgiPythonVersion = values.Text(SettingsTable.WsgiPythonVersion),
         ContainerRegistry = values.Text(SettingsTable.ContainerRegistry),
         ContainerArchiveOutputPath = values.Text(SettingsTable.ContainerArchiveOutputPath),
         ContainerInsecureRegistries = values.Includes(SettingsTable.ContainerInsecureRegistries),
@@ -84,7 +87,14 @@ public sealed record ProjectSettings
     /// <param name="projectDirectory">The Python project folder.</param>
     /// <param name="runtimeDirectory">The SDK's in-image scripts.</param>
     /// <param name="baseImageRecipe">The base image recipe, quoted when the base image is missing.</param>
-    public ImageBuildOptions ToOptions(string projectDirectory, string runtimeDirectory, string? baseImageRecipe) => new()
+    public ImageBuildOptions ToOptions(string projectDirectory, string runtimeDirectory, string? baseImageRecipe)
+    {
+        // The project's files say which Python (and so which base image) unless a property does.
+        var python = PythonVersionSelection.Select(projectDirectory, Blank(WsgiPythonVersion), Blank(ContainerBaseImage));
+        return ToOptions(projectDirectory, runtimeDirectory, baseImageRecipe, python);
+    }
+
+    private ImageBuildOptions ToOptions(string projectDirectory, string runtimeDirectory, string? baseImageRecipe, PythonChoice python) => new()
     {
         ProjectDirectory = projectDirectory,
         // The .NET SDK's default: the project's name. Without a .proj the folder is the project.
@@ -92,7 +102,8 @@ public sealed record ProjectSettings
             ?? ImageReference.RepositoryFromProjectName(Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(projectDirectory)))),
         Tags = ImageTags.Resolve(Blank(ContainerImageTag), ContainerImageTags.Count > 0 ? ContainerImageTags : null, Blank(Version)),
         Version = Blank(Version),
-        BaseImage = Blank(ContainerBaseImage) ?? SettingsTable.ContainerBaseImage.Default!,
+        BaseImage = python.BaseImage,
+        Python = python,
         BaseImageRecipe = Blank(baseImageRecipe),
         RuntimeDirectory = runtimeDirectory,
         DockerHost = Blank(DockerHost),

@@ -32,6 +32,7 @@ public sealed class PublishImage : Microsoft.Build.Utilities.Task, ICancelableTa
     public string[]? ContainerImageTags { get; set; }
     public string? Version { get; set; }
     public string? ContainerBaseImage { get; set; }
+    public string? WsgiPythonVersion { get; set; }
     public string? ContainerRegistry { get; set; }
     public string? ContainerArchiveOutputPath { get; set; }
     public string[]? ContainerInsecureRegistries { get; set; }

@@ -149,9 +149,24 @@ public sealed class ProjectEvaluatorTests : IDisposable
         var path = _dir.Write("My Site.proj", """<Project Sdk="ModWsgi.Sdk/0.1.0" />""");
         var settings = ProjectEvaluator.Evaluate(path, NoProperties).Settings;
         Assert.Equal("my-site", settings.ContainerRepository);
-        Assert.Equal(ModWsgi.Core.Settings.SettingsTable.DefaultBaseImage, settings.ContainerBaseImage);
+        // Blank: the Python version the folder asks for picks the base image (nothing asks here: the default).
+        Assert.Null(settings.ContainerBaseImage);
+        Assert.Equal(ModWsgi.Core.Settings.SettingsTable.DefaultBaseImage, settings.ToOptions(Path.GetDirectoryName(path)!, "/runtime", null).BaseImage);
         Assert.Equal("Docker", settings.LocalRegistry);
         Assert.Equal(["80"], settings.ContainerPort);
+    }
+
+    [Fact]
+    public void WsgiPythonVersionInTheProj_PicksTheTrixieBaseImage_OverTheFoldersPythonVersionFile()
+    {
+        _dir.Write("app/.python-version", "3.11\n");
+        var path = _dir.Write("app/site.proj", """<Project Sdk="ModWsgi.Sdk/0.1.0"><PropertyGroup><WsgiPythonVersion>3.13</WsgiPythonVersion></PropertyGroup></Project>""");
+        var settings = ProjectEvaluator.Evaluate(path, NoProperties).Settings;
+
+        Assert.Equal("3.13", settings.WsgiPythonVersion);
+        var options = settings.ToOptions(Path.GetDirectoryName(path)!, "/runtime", null);
+        Assert.Equal("modwsgi/base:trixie", options.BaseImage);
+        Assert.Equal("WsgiPythonVersion", options.Python!.Source);
     }
 
     [Fact]

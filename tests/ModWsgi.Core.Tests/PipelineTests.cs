@@ -124,6 +124,44 @@ public sealed class PipelineTests : IDisposable
     }
 
     [Fact]
+    public async Task ThePythonVersionFile_PicksTheBaseImage_TheLogSaysWhy_AndAChangeRebuildsOnTheOther()
+    {
+        _engine.AddBaseImage("modwsgi/base:trixie", "trixie layer");
+        var bookworm = await Publish();
+        Assert.Contains(_log.Messages, m => m.Contains("Python 3.11 (the default", StringComparison.Ordinal));
+
+        Write(".python-version", "3.13\n");
+        var trixie = await Publish();
+
+        Assert.False(trixie.UpToDate);
+        Assert.NotEqual(bookworm.ImageId, trixie.ImageId);
+        Assert.Contains(_log.Messages, m => m.Contains("Python 3.13 (.python-version: 3.13): base image modwsgi/base:trixie", StringComparison.Ordinal));
+        Assert.Contains("inspect modwsgi/base:trixie", _engine.Calls);
+        Assert.Equal(2, PipRuns); // another base image: another dependency layer
+    }
+
+    [Fact]
+    public async Task AMissingTrixieBase_SaysHowToBuildIt_WithItsSuite()
+    {
+        var ex = await Assert.ThrowsAsync<ModWsgiException>(() => Publish(Options(new ProjectSettings { WsgiPythonVersion = "3.13" }) with { BaseImageRecipe = "/sdk/baseimage/build-base-image.sh" }));
+
+        Assert.Equal(DiagnosticCodes.BaseImageMissing, ex.Code);
+        Assert.Contains("sudo bash /sdk/baseimage/build-base-image.sh --suite trixie modwsgi/base:trixie", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AContainerBaseImageAgainstTheProjectsPython_IsUsed_WithWarning2027()
+    {
+        Write(".python-version", "3.13\n");
+
+        await Publish(Options(new ProjectSettings { ContainerBaseImage = BaseImageName }));
+
+        Assert.Contains(_log.Warnings, w => w.Contains("gives Python 3.11, but .python-version asks for '3.13'", StringComparison.Ordinal));
+        Assert.Contains("inspect " + BaseImageName, _engine.Calls);
+        Assert.DoesNotContain("inspect modwsgi/base:trixie", _engine.Calls);
+    }
+
+    [Fact]
     public async Task NothingChanged_IsUpToDate_AndRunsNoStep_UntilTheEngineLosesTheTag()
     {
         var first = await Publish();

@@ -57,6 +57,31 @@ public sealed class StepsTests : IDisposable
         Assert.Equal(SourceDateEpoch.Fixed, Plan().Epoch);
     }
 
+    [Theory]
+    [InlineData(null, 33, 33)]       // root: the daemons (and the deploy hook) are www-data
+    [InlineData("root", 33, 33)]
+    [InlineData("www-data", 33, 33)]
+    [InlineData("1001", 1001, 0)]    // a uid without a passwd entry gets Docker's group 0
+    [InlineData("1001:1002", 1001, 1002)]
+    public async Task RuntimeLayer_HasTheDataFolder_OwnedByTheApplicationsUser(string? user, int uid, int gid)
+    {
+        var plan = Plan(new ProjectSettings { ContainerUser = user });
+
+        var runtime = await new RuntimeLayerStep(_cache).RunAsync(plan, CancellationToken.None);
+
+        using var blob = _cache.Blobs.OpenRead(runtime.Added.Layer.Blob.Digest);
+        using var gzip = new System.IO.Compression.GZipStream(blob, System.IO.Compression.CompressionMode.Decompress);
+        using var reader = new System.Formats.Tar.TarReader(gzip);
+        var entries = new List<System.Formats.Tar.TarEntry>();
+        while (reader.GetNextEntry() is { } entry)
+            entries.Add(entry);
+        var data = Assert.Single(entries, e => e.Name.TrimEnd('/') == "data");
+        Assert.Equal(System.Formats.Tar.TarEntryType.Directory, data.EntryType);
+        Assert.Equal((uid, gid), (data.Uid, data.Gid));
+        Assert.Equal((UnixFileMode)0b111_101_101, data.Mode);
+        Assert.Contains(entries, e => e.Name == "usr/local/bin/mod_wsgi-docker-start");
+    }
+
     [Fact]
     public async Task DependencyLayer_MissRunsPipInAContainer_HitRunsNothing()
     {

@@ -9,16 +9,19 @@ public sealed class HelloWorldTests(SdkFixture sdk) : IDisposable
     private readonly TempDirectory _project = new("modwsgi-hello");
     private readonly string _image = $"e2e-hello-{Guid.NewGuid():N}"[..22];
 
-    [DockerFact]
-    public async Task Sample_builds_answers_hello_world_runs_apache_as_pid_1_and_stops_fast()
+    [DockerTheory]
+    [InlineData("3.11")] // modwsgi/base:bookworm, mod_wsgi 4.9
+    [InlineData("3.13")] // modwsgi/base:trixie, mod_wsgi 5.0
+    public async Task Sample_builds_answers_hello_world_runs_apache_as_pid_1_and_stops_fast(string python)
     {
-        BuildSample();
+        BuildSample("WsgiPythonVersion=" + python);
 
         using var container = RunningContainer.Start(_image);
         var (status, body) = await container.GetAsync("/");
         Assert.Equal(200, status);
         Assert.Equal("Hello World!", body);
         Assert.Equal("apache2", Run.DockerOk("exec", container.Id, "cat", "/proc/1/comm"));
+        Assert.Equal(python, Run.DockerOk("exec", container.Id, "python3", "-c", "import sys; print('%d.%d' % sys.version_info[:2])").Trim());
 
         var stopwatch = Stopwatch.StartNew();
         Run.DockerOk("stop", container.Id);
@@ -39,7 +42,7 @@ public sealed class HelloWorldTests(SdkFixture sdk) : IDisposable
         Assert.Equal(["shell-ok", "/app", "/opt/venv"], lines);
     }
 
-    private void BuildSample()
+    private void BuildSample(params string[] properties)
     {
         var sample = Path.Combine(RepositoryRootAttribute.Get(), "samples", "hello-world");
         foreach (var file in Directory.GetFiles(sample))
@@ -48,7 +51,7 @@ public sealed class HelloWorldTests(SdkFixture sdk) : IDisposable
         var project = Path.Combine(_project.Path, "hello-world.proj");
         File.WriteAllText(project, File.ReadAllText(project).Replace("ModWsgi.Sdk/0.1.0", "ModWsgi.Sdk/" + sdk.SdkVersion));
         sdk.WriteNuGetConfig(_project.Path);
-        var build = sdk.PublishImage(project, "ContainerRepository=" + _image);
+        var build = sdk.PublishImage(project, ["ContainerRepository=" + _image, .. properties]);
         Assert.True(build.ExitCode == 0, "PublishImage failed:\n" + build.Output);
         Assert.Contains(" -----> dependencies: ", build.StdOut);
     }

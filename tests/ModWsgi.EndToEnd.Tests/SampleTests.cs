@@ -36,17 +36,67 @@ public sealed class SampleTests(SdkFixture sdk) : IDisposable
         Assert.Contains("X-Frame-Options", Run.Process("curl", ["-sI", $"http://127.0.0.1:{container.Port}/admin/login/"]).StdOut);
     }
 
-    [DockerFact]
-    public async Task Flask_app_serves_its_routes_and_static_files()
+    /// <summary>The two base images, by the Python version that picks them: (version, Debian suite, mod_wsgi).</summary>
+    public static TheoryData<string, string, string> Pythons => new()
     {
-        var image = Build("flask-app");
+        { "3.11", "bookworm", "mod_wsgi/4.9" },
+        { "3.13", "trixie", "mod_wsgi/5.0" },
+    };
+
+    [DockerTheory]
+    [MemberData(nameof(Pythons))]
+    public async Task Flask_app_serves_its_routes_and_static_files(string python, string suite, string modWsgi)
+    {
+        var image = Build("flask-app", null, "WsgiPythonVersion=" + python);
+        Assert.Contains($"Python {python} (WsgiPythonVersion: {python}): base image modwsgi/base:{suite}", image.Log);
 
         using var container = RunningContainer.Start(image.Name);
         Assert.Equal((200, "Hello from Flask!"), await container.GetAsync("/"));
+        Assert.Contains($"{modWsgi}.", ServerHeader(container));
+        Assert.Contains($"Python/{python}", ServerHeader(container));
         Assert.Equal(200, (await container.GetAsync("/health")).Status);
         var (cssStatus, css) = await container.GetAsync("/static/site.css");
         Assert.Equal((200, "body { font-family: sans-serif; }\n"), (cssStatus, css));
     }
+
+    [DockerTheory]
+    [MemberData(nameof(Pythons))]
+    public async Task Flask_tutorial_inits_its_database_in_the_deploy_hook_and_registers_a_user(string python, string suite, string modWsgi)
+    {
+        var image = Build("flask-tutorial", null, "WsgiPythonVersion=" + python);
+        // pyproject.toml only: the folder installs itself.
+        Assert.Contains("Installing the application folder with pip", image.Log);
+        Assert.Contains($"base image modwsgi/base:{suite}", image.Log);
+
+        using var container = RunningContainer.Start(image.Name);
+        var (status, body) = await container.GetAsync("/");
+        Assert.True(status == 200, $"GET / answered {status}:\n{body}\n{container.Logs()}");
+        Assert.Contains("No posts yet.", body);
+        Assert.Contains(modWsgi + ".", ServerHeader(container));
+        var logs = container.Logs();
+        Assert.Contains("Running .docker/action_hooks/deploy as www-data", logs);
+        Assert.Contains("Initialized the database.", logs);
+
+        // The hook made the database as the daemons' user: the application writes to it without a chown.
+        Assert.Equal("www-data www-data", Run.DockerOk("exec", container.Id, "stat", "-c", "%U %G", "/data/flaskr.sqlite").Trim());
+        Assert.Equal("302 /auth/login", Post(container, "/auth/register", "username=ada&password=lovelace"));
+        var rows = Run.DockerOk("exec", container.Id, "/opt/venv/bin/python", "-c",
+            "import sqlite3; print(sqlite3.connect('/data/flaskr.sqlite').execute('select username from user').fetchall())");
+        Assert.Equal("[('ada',)]", rows.Trim());
+        Assert.Equal("302 /", Post(container, "/auth/login", "username=ada&password=lovelace"));
+        Assert.Equal("200 ", Post(container, "/auth/login", "username=ada&password=wrong")); // the form again, with the error
+    }
+
+    /// <summary>POSTs a form; "STATUS LOCATION-PATH" (no redirect followed).</summary>
+    private static string Post(RunningContainer container, string path, string form)
+    {
+        var result = Run.Process("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", "--data", form, $"http://127.0.0.1:{container.Port}{path}"]);
+        Assert.True(result.ExitCode == 0, result.Output);
+        return result.StdOut.Replace($"http://127.0.0.1:{container.Port}", "", StringComparison.Ordinal).Trim() is var text && text.Contains(' ') ? text : text + " ";
+    }
+
+    private static string ServerHeader(RunningContainer container) =>
+        Run.Process("curl", ["-sI", $"http://127.0.0.1:{container.Port}/"]).StdOut.Split('\n').FirstOrDefault(l => l.StartsWith("Server:", StringComparison.OrdinalIgnoreCase)) ?? "(no Server header)";
 
     [DockerFact]
     public async Task Flask_app_under_gunicorn_when_WsgiServer_says_so()

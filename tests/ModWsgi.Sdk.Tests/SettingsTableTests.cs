@@ -97,6 +97,8 @@ public sealed class SettingsTableTests
             { AllowedValues.Count: > 0 } => setting.AllowedValues[^1],
             { Name: "ContainerPort" } => "8081",
             { Name: "Version" } => "2.0.0",
+            // A version a base image provides (any other text is MODWSGI2025/2026).
+            { Name: "WsgiPythonVersion" } => "3.13",
             _ => "sample",
         };
         return setting.Kind switch

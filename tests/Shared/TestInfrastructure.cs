@@ -18,6 +18,16 @@ public sealed class DockerFactAttribute : FactAttribute
     }
 }
 
+/// <summary>A theory that needs a Docker engine: skips and runs as <see cref="DockerFactAttribute"/> does.</summary>
+public sealed class DockerTheoryAttribute : TheoryAttribute
+{
+    public DockerTheoryAttribute()
+    {
+        if (!Environments.IsCi && !File.Exists("/var/run/docker.sock") && Environment.GetEnvironmentVariable("DOCKER_HOST") is null)
+            Skip = "SKIPPED: no Docker engine (/var/run/docker.sock). Run eng/setup-machine.sh to start one; under CI=true this test runs and fails instead.";
+    }
+}
+
 public static class Environments
 {
     public static bool IsCi => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);

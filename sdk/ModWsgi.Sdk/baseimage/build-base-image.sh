@@ -1,10 +1,33 @@
 #!/usr/bin/env bash
 # Builds the ModWsgi.Sdk base image from Debian packages only (no public registry is needed):
-# debootstrap a minimal bookworm rootfs, import it, then apt-get Python, Apache and mod_wsgi inside.
-#   usage: build-base-image.sh [IMAGE]      (default: modwsgi/base:bookworm; needs root and a Docker engine)
+# debootstrap a minimal Debian rootfs, import it, then apt-get Python, Apache and mod_wsgi inside.
+#   usage: build-base-image.sh [--suite bookworm|trixie] [IMAGE]      (needs root and a Docker engine)
+# The suite decides the Python: bookworm gives Python 3.11 with mod_wsgi 4.9 and Apache 2.4.6x, trixie
+# Python 3.13 with mod_wsgi 5.0 and Apache 2.4.6x-7x. Without --suite (or MODWSGI_BASE_SUITE) an IMAGE tagged
+# :bookworm or :trixie names its suite, anything else is bookworm. IMAGE defaults to modwsgi/base:SUITE.
 set -euo pipefail
 
-image="${1:-${MODWSGI_BASE_IMAGE:-modwsgi/base:bookworm}}"
+suite="${MODWSGI_BASE_SUITE:-}"
+image=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --suite) [ $# -ge 2 ] || { echo "build-base-image: --suite needs bookworm or trixie" >&2; exit 2; }; suite="$2"; shift 2 ;;
+    --suite=*) suite="${1#--suite=}"; shift ;;
+    -*) echo "build-base-image: unknown option $1 (usage: build-base-image.sh [--suite bookworm|trixie] [IMAGE])" >&2; exit 2 ;;
+    *) [ -z "$image" ] || { echo "build-base-image: one IMAGE only, not also $1" >&2; exit 2; }; image="$1"; shift ;;
+  esac
+done
+image="${image:-${MODWSGI_BASE_IMAGE:-}}"
+if [ -z "$suite" ]; then
+  case "$image" in *:trixie) suite=trixie ;; *) suite=bookworm ;; esac
+fi
+image="${image:-modwsgi/base:$suite}"
+case "$suite" in
+  # mime-support (bookworm's /etc/mime.types) became media-types in trixie.
+  bookworm) python_version=3.11 mime_types=mime-support ;;
+  trixie) python_version=3.13 mime_types=media-types ;;
+  *) echo "build-base-image: the suite must be bookworm (Python 3.11) or trixie (Python 3.13), not '$suite'" >&2; exit 2 ;;
+esac
 mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 security_mirror="${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}"
 docker="${DOCKER:-docker}"
@@ -21,15 +44,15 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-echo " -----> debootstrap bookworm (minbase) from $mirror"
-debootstrap --variant=minbase bookworm "$work/rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 \
+echo " -----> debootstrap $suite (minbase) from $mirror"
+debootstrap --variant=minbase "$suite" "$work/rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 \
   || { tail -n 30 "$work/debootstrap.log" >&2; exit 1; }
 
-# A debootstrapped rootfs lists only 'bookworm main': add updates and security, or it ships without fixes.
+# A debootstrapped rootfs lists only 'SUITE main': add updates and security, or it ships without fixes.
 cat >"$work/rootfs/etc/apt/sources.list" <<SOURCES
-deb $mirror bookworm main
-deb $mirror bookworm-updates main
-deb $security_mirror bookworm-security main
+deb $mirror $suite main
+deb $mirror $suite-updates main
+deb $security_mirror $suite-security main
 SOURCES
 # Keep docs, man pages and translations out of every layer built on this image.
 cat >"$work/rootfs/etc/dpkg/dpkg.cfg.d/01-modwsgi-nodoc" <<'NODOC'
@@ -50,15 +73,15 @@ echo " -----> importing rootfs"
 tar -C "$work/rootfs" --numeric-owner -c . | "$docker" import - "modwsgi/rootfs:$$" >/dev/null
 rm -rf "$work/rootfs"
 
-echo " -----> installing Python 3, Apache 2.4 and mod_wsgi"
+echo " -----> installing Python $python_version, Apache 2.4 and mod_wsgi"
 container="modwsgi-base-build-$$"
-"$docker" run --name "$container" "modwsgi/rootfs:$$" /bin/bash -ec '
+"$docker" run --name "$container" -e "MIME_TYPES=$mime_types" "modwsgi/rootfs:$$" /bin/bash -ec '
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q
   apt-get upgrade -y -q
   apt-get install -y -q --no-install-recommends \
     ca-certificates python3 python3-venv python3-pip python3-setuptools-whl python3-wheel-whl \
-    apache2 libapache2-mod-wsgi-py3 mime-support
+    apache2 libapache2-mod-wsgi-py3 "$MIME_TYPES"
   apt-get clean
   rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/cache/debconf/*-old /var/log/apt /var/log/dpkg.log \
          /usr/share/doc/* /usr/share/man/* /root/.cache
@@ -74,7 +97,7 @@ container="modwsgi-base-build-$$"
   --change 'ENV PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
   --change 'ENV LANG=C.UTF-8 PYTHONUNBUFFERED=1 PIP_FIND_LINKS=/usr/share/python-wheels PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1' \
   --change 'WORKDIR /app' \
-  --change 'LABEL org.opencontainers.image.title="ModWsgi.Sdk base image" io.modwsgi.base.recipe="1"' \
+  --change "LABEL org.opencontainers.image.title=\"ModWsgi.Sdk base image\" io.modwsgi.base.recipe=\"1\" io.modwsgi.base.suite=\"$suite\" io.modwsgi.python.version=\"$python_version\"" \
   --change 'CMD ["/bin/bash"]' \
   "$container" "$image" >/dev/null
 echo " -----> built $image"

@@ -36,6 +36,10 @@ public static class DiagnosticCodes
     public static readonly DiagnosticCode ServerNotInRequirements = new(2012, "The chosen WsgiServer is not in the requirements");
     public static readonly DiagnosticCode InputAlwaysExcluded = new(2013, "A requirement names a path the image always leaves out");
     public static readonly DiagnosticCode ProjectNotEvaluable = new(2014, "The .proj could not be evaluated by MSBuild");
+    public static readonly DiagnosticCode PythonVersionInvalid = new(2025, "The Python version asked for is malformed");
+    public static readonly DiagnosticCode PythonVersionUnavailable = new(2026, "No base image provides the Python version asked for");
+    public static readonly DiagnosticCode BaseImageContradictsPythonVersion = new(2027, "ContainerBaseImage gives another Python than the project asks for");
+    public static readonly DiagnosticCode PyprojectUnreadable = new(2028, "pyproject.toml is not valid TOML");
     public static readonly DiagnosticCode VcsRepositoryOutsideProject = new(2030, "A local VCS repository is outside the project folder");
     public static readonly DiagnosticCode VcsRepositoryMissing = new(2031, "A local VCS repository named in the requirements does not exist");
     public static readonly DiagnosticCode ProjectLayoutAmbiguous = new(2035, "Both .whiskey and .docker hold action_hooks, user_vars or server_args");

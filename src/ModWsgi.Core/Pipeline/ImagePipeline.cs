@@ -27,6 +27,14 @@ public sealed class ImagePipeline(IContainerEngine engine, ILogger logger)
     {
         foreach (var tag in options.Tags)
             ImageReference.Create(options.Repository, tag);
+        if (options.Python is { } python)
+        {
+            // Which file (or property) decided the Python, so a surprising base image can be traced to its cause.
+            logger.LogInformation(" -----> {Choice}", python.Describe());
+            if (python.Warning is { } warning)
+                logger.LogWarning(new EventId(DiagnosticCodes.BaseImageContradictsPythonVersion.Number, DiagnosticCodes.BaseImageContradictsPythonVersion.Id),
+                    "{Message}", warning);
+        }
         var timings = new PhaseTimings(logger);
         var cache = new BuildCache(options.CacheDirectory ?? environment.CacheDirectory);
         var loader = new EngineImageLoader(engine, cache, timings);
@@ -109,7 +117,9 @@ public sealed class ImagePipeline(IContainerEngine engine, ILogger logger)
     {
         var command = options.BaseImageRecipe is null
             ? "the base image recipe shipped in the ModWsgi.Sdk package (baseimage/build-base-image.sh)"
-            : $"sudo bash {options.BaseImageRecipe} {options.BaseImage}";
+            : options.Python?.Known is { } known
+                ? $"sudo bash {options.BaseImageRecipe} --suite {known.Suite} {options.BaseImage}"
+                : $"sudo bash {options.BaseImageRecipe} {options.BaseImage}";
         return new ModWsgiException(DiagnosticCodes.BaseImageMissing,
             $"The base image '{options.BaseImage}' is not in the local container engine. It is built from Debian packages, not pulled: build it once with: {command}");
     }

@@ -85,10 +85,17 @@ public static class SettingsTable
         "—", "project version: tags (when no tag is set) and the version label")
     { CliOption = "--version", CliHelpName = "VERSION" };
 
-    public static readonly Setting ContainerBaseImage = new("ContainerBaseImage", SettingKind.Property, DefaultBaseImage,
-        $"`{DefaultBaseImage}`", "base image in the local engine")
-    // Built locally from Debian packages by the SDK's recipe: no public registry has it.
+    public static readonly Setting ContainerBaseImage = new("ContainerBaseImage", SettingKind.Property, null,
+        "from the Python version: `modwsgi/base:bookworm` (3.11, the default) or `modwsgi/base:trixie` (3.13)",
+        "base image in the local engine; set, it wins over the Python version (`MODWSGI2027` when they disagree)")
+    // Unset, the Python version the project asks for picks one of the SDK's base images (Core's PythonVersionSelection),
+    // so Sdk.targets must leave it blank. They are built locally from Debian packages by the SDK's recipe: no registry has them.
     { CliOption = "--base-image", CliHelpName = "IMAGE" };
+
+    public static readonly Setting WsgiPythonVersion = new("WsgiPythonVersion", SettingKind.Property, null,
+        "`.python-version`, else `runtime.txt`, else `requires-python`, else 3.11",
+        "the Python version (`3.11` or `3.13`), which picks the base image; wins over the project's files")
+    { CliOption = "--python-version", CliHelpName = "VERSION" };
 
     public static readonly Setting ContainerRegistry = new("ContainerRegistry", SettingKind.Property, null,
         "—", "push to this registry (`host[:port]`) instead of the local engine")
@@ -188,7 +195,7 @@ public static class SettingsTable
     /// <summary>Every setting, in the README's order.</summary>
     public static IReadOnlyList<Setting> All { get; } =
     [
-        ContainerRepository, ContainerImageTag, ContainerImageTags, Version, ContainerBaseImage, ContainerRegistry,
+        ContainerRepository, ContainerImageTag, ContainerImageTags, Version, ContainerBaseImage, WsgiPythonVersion, ContainerRegistry,
         ContainerArchiveOutputPath, ContainerInsecureRegistries, LocalRegistry, DockerHost, ContainerLabel,
         ContainerEnvironmentVariable, WsgiApplicationType, WsgiEntryPoint, WsgiCallableObject, WsgiWorkingDirectory,
         WsgiUrlAlias, WsgiServerArgument, WsgiPipIndexUrl, WsgiPipExtraIndexUrl, WsgiPipTrustedHost, WsgiCacheDirectory,
