@@ -264,7 +264,7 @@ public sealed class PipelineTests : IDisposable
     }
 
     [Fact]
-    public async Task Archive_NamesTheImageFullyQualifiedForContainerd_AndKeepsTheTagsAsGiven()
+    public async Task Archive_NamesEachTagFullyQualifiedForContainerd_AndKeepsTheTagsAsGiven()
     {
         var archive = Path.Combine(_root, "out", "site.tar");
         await Publish(Options(new ProjectSettings { ContainerArchiveOutputPath = archive, ContainerImageTags = ["1.0", "latest"] }));
@@ -279,9 +279,11 @@ public sealed class PipelineTests : IDisposable
                 entries[entry.Name] = content.ToArray();
             }
         }
-        var annotations = JsonNode.Parse(entries["index.json"])!["manifests"]![0]!["annotations"]!;
-        Assert.Equal("docker.io/library/site:1.0", annotations["io.containerd.image.name"]!.GetValue<string>());
-        Assert.Equal("1.0", annotations["org.opencontainers.image.ref.name"]!.GetValue<string>());
+        // One index entry per tag (as Docker 25+'s docker save writes it): the containerd store loads each one as an image.
+        var indexed = JsonNode.Parse(entries["index.json"])!["manifests"]!.AsArray();
+        Assert.Equal(["docker.io/library/site:1.0", "docker.io/library/site:latest"], indexed.Select(m => m!["annotations"]!["io.containerd.image.name"]!.GetValue<string>()));
+        Assert.Equal(["1.0", "latest"], indexed.Select(m => m!["annotations"]!["org.opencontainers.image.ref.name"]!.GetValue<string>()));
+        Assert.Single(indexed.Select(m => m!["digest"]!.GetValue<string>()).Distinct());
         // docker load (classic store) reads manifest.json: the names as the user gave them.
         Assert.Equal(["site:1.0", "site:latest"], JsonNode.Parse(entries["manifest.json"])![0]!["RepoTags"]!.AsArray().Select(t => t!.GetValue<string>()));
     }
