@@ -373,9 +373,13 @@ public sealed class PipelineTests : IDisposable
         Assert.Empty(_engine.LiveContainers);
     }
 
-    [Fact]
-    public async Task BuildHook_RunsOnTheDependencyStage_LoadedOnce()
+    [Theory]
+    [InlineData(EngineKind.DockerClassicStore)]
+    [InlineData(EngineKind.DockerContainerdStore)] // image ids there are manifest digests: the stage is found by its name
+    [InlineData(EngineKind.Podman)]
+    public async Task BuildHook_RunsOnTheDependencyStage_LoadedOnce(EngineKind kind)
     {
+        _engine.Kind = kind;
         Write(".docker/action_hooks/build", "#!/bin/sh\necho built > built.txt\n");
         File.SetUnixFileMode(Path.Combine(Project, ".docker/action_hooks/build"), (UnixFileMode)0b111_101_101);
         _engine.Changes.Add(new FilesystemChange("/app/built.txt", ChangeKind.Added));
