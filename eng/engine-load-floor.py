@@ -2,11 +2,14 @@
 """The Docker engine's own cost of taking in one new layer through the Engine API (POST /images/load).
 
 Any tool that builds reproducible layers outside the engine and hands them to it pays at least this on
-every rebuild: the smallest possible image (the base image's layers, which the engine already holds, plus
-one layer holding one small file) is loaded RUNS times and the median printed, in seconds.
-    usage: eng/engine-load-floor.py BASE_IMAGE [RUNS]
+every rebuild: the smallest possible image (the base image's layers plus one layer holding one small file)
+is loaded RUNS times and the median printed, in seconds. Docker's classic store takes an archive that names
+the base's layers without carrying them; Podman and the containerd store need every layer in the archive
+(as ModWsgi.Sdk sends them there: the base's from its export), so on those the base travels each time.
+The engine is DOCKER_HOST's (unix:// only), else /var/run/docker.sock.
+    usage: eng/engine-load-floor.py BASE_IMAGE [RUNS]     (--kind prints the engine kind and exits)
 """
-import gzip, hashlib, http.client, io, json, os, socket, statistics, sys, tarfile, time
+import gzip, hashlib, http.client, io, json, os, shutil, socket, statistics, sys, tarfile, tempfile, time
 
 SOCKET = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock").removeprefix("unix://")
 TAG = "modwsgi-engine-load-floor:latest"
@@ -41,32 +44,78 @@ def tar(entries):
     return buffer.getvalue()
 
 
-def load_archive(base_diff_ids, marker):
+def engine_kind():
+    """classic, containerd or podman, told as ModWsgi.Sdk tells it (EngineKinds.Classify)."""
+    version = json.loads(request("GET", "/version"))
+    if any(c.get("Name", "").startswith("Podman") for c in version.get("Components") or []):
+        return "podman"
+    info = json.loads(request("GET", "/info"))
+    if any(len(p) == 2 and str(p[1]).startswith("io.containerd.snapshotter") for p in info.get("DriverStatus") or []):
+        return "containerd"
+    return "classic"
+
+
+def export_base_layers(base, folder):
+    """The base image's layer files from the engine's own export (docker save), in diff-id order."""
+    connection = UnixConnection()
+    connection.request("GET", f"/images/{base}/get")
+    response = connection.getresponse()
+    if response.status >= 300:
+        sys.exit(f"engine-load-floor: export {base}: {response.status}")
+    with tarfile.open(fileobj=response, mode="r|") as archive:
+        # The engine's own export, read as it streams (filter= is only on Pythons with the tarfile filters).
+        archive.extractall(folder, **({"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filter") else {}))
+    with open(os.path.join(folder, "manifest.json")) as f:
+        return json.load(f)[0]["Layers"]
+
+
+def load_archive(base_diff_ids, marker, base_files):
+    """The archive for one load; base_files (folder, paths) when the engine needs the base's layers carried."""
     layer = tar([("app/wsgi.py", f"# {marker}\n".encode())])
     config = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
                          "rootfs": {"type": "layers", "diff_ids": base_diff_ids + ["sha256:" + hashlib.sha256(layer).hexdigest()]}}).encode()
     config_name = "blobs/" + hashlib.sha256(config).hexdigest()
-    # As ModWsgi.Sdk sends it: the layers the engine holds are named but not shipped.
-    manifest = [{"Config": config_name, "RepoTags": [TAG],
-                 "Layers": [f"known/{i}" for i in range(len(base_diff_ids))] + ["blobs/layer"]}]
-    return tar([("blobs/layer", gzip.compress(layer, mtime=0)), (config_name, config), ("manifest.json", json.dumps(manifest).encode())])
+    buffer = tempfile.TemporaryFile()
+    # dereference: Podman's export names layers through symlinks; the files themselves travel.
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT, dereference=True) as archive:
+        if base_files is None:
+            # As ModWsgi.Sdk sends it to the classic store: the layers the engine holds are named but not shipped.
+            base_paths = [f"known/{i}" for i in range(len(base_diff_ids))]
+        else:
+            folder, base_paths = base_files
+            for path in dict.fromkeys(base_paths):
+                archive.add(os.path.join(folder, path), arcname=path)
+        manifest = [{"Config": config_name, "RepoTags": [TAG], "Layers": base_paths + ["blobs/layer"]}]
+        for name, data in [("blobs/layer", gzip.compress(layer, mtime=0)), (config_name, config), ("manifest.json", json.dumps(manifest).encode())]:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    buffer.seek(0)
+    return buffer
 
 
 def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
+    if sys.argv[1] == "--kind":
+        print(engine_kind())
+        return
     base, runs = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 5
     diff_ids = json.loads(request("GET", f"/images/{base}/json"))["RootFS"]["Layers"]
+    export = None if engine_kind() == "classic" else tempfile.mkdtemp(prefix="modwsgi-floor-")
     seconds = []
     try:
+        base_files = None if export is None else (export, export_base_layers(base, export))
         for run in range(runs):
-            body = load_archive(diff_ids, f"{time.time_ns()} {run}")
-            start = time.perf_counter()
-            request("POST", "/images/load?quiet=1", body)
-            seconds.append(time.perf_counter() - start)
+            with load_archive(diff_ids, f"{time.time_ns()} {run}", base_files) as body:
+                start = time.perf_counter()
+                request("POST", "/images/load?quiet=1", body)
+                seconds.append(time.perf_counter() - start)
             request("DELETE", f"/images/{TAG}?force=1")  # untimed; leaves no dangling image behind
     finally:
         request("DELETE", f"/images/{TAG}?force=1")
+        if export is not None:
+            shutil.rmtree(export, ignore_errors=True)
     print(f"{statistics.median(seconds):.2f}")
 
 

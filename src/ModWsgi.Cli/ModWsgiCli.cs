@@ -116,7 +116,7 @@ internal sealed class ModWsgiCli
             try
             {
                 return await _host.Docker(new DockerInvocation(
-                    ["run", "--rm", "--name", container, "-p", $"{hostPort}:{options.Server.Port}", result.Images[0]], options.DockerHost, StopOnCancel: container), token).ConfigureAwait(false);
+                    ["run", "--rm", "--name", container, "-p", $"{hostPort}:{options.Server.Port}", result.Images[0]], DockerHostForCli(options), StopOnCancel: container), token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (token.IsCancellationRequested)
             {
@@ -137,11 +137,25 @@ internal sealed class ModWsgiCli
             var (options, result) = await BuildAsync(set, parsed, logger, token).ConfigureAwait(false);
             // The shell owns the terminal: Ctrl+C belongs to it, so nothing is stopped on our side.
             var exitCode = await _host.Docker(new DockerInvocation(
-                ["run", "--rm", _host.StdinIsTerminal ? "-it" : "-i", "--entrypoint", "mod_wsgi-docker-shell", result.Images[0]], options.DockerHost),
+                ["run", "--rm", _host.StdinIsTerminal ? "-it" : "-i", "--entrypoint", "mod_wsgi-docker-shell", result.Images[0]], DockerHostForCli(options)),
                 CancellationToken.None).ConfigureAwait(false);
             return token.IsCancellationRequested ? ExitCodes.Cancelled : exitCode;
         });
         return command;
+    }
+
+    /// <summary>
+    /// DOCKER_HOST for the docker CLI that runs the image: the project's host, or Podman's socket when the build found it
+    /// (the CLI knows nothing of LocalRegistry); null leaves the CLI to pick the engine as the build did.
+    /// </summary>
+    private string? DockerHostForCli(ImageBuildOptions options)
+    {
+        if (!string.IsNullOrEmpty(options.DockerHost))
+            return options.DockerHost;
+        var environment = _host.BuildEnvironment;
+        return string.Equals(options.LocalRegistry, "Podman", StringComparison.OrdinalIgnoreCase) && environment.DockerHost is null
+            ? EngineEndpoint.ForLocalRegistry(options.LocalRegistry, null, environment).Display
+            : null;
     }
 
     private Command InspectCommand()

@@ -156,6 +156,27 @@ public sealed class CommandLineTests : IDisposable
     }
 
     [Fact]
+    public void RunAndShell_WithLocalRegistryPodman_HandTheDockerCliPodmansSocket()
+    {
+        // A rootless Podman socket where XDG_RUNTIME_DIR says (a plain file stands in: only its existence is asked).
+        var socket = _project.Write("xdg/podman/podman.sock", "");
+        var variables = new Dictionary<string, string?> { ["XDG_RUNTIME_DIR"] = Path.Combine(_project.Path, "xdg"), ["HOME"] = _project.Path };
+        var run = new FakeCli { Variables = variables };
+        Assert.Equal(0, run.Invoke("run", _project.Path, "--repository", "site", "--local-registry", "Podman"));
+        Assert.Equal("Podman", run.Options.LocalRegistry);
+        Assert.Equal("unix://" + socket, Assert.Single(run.DockerCalls).DockerHost);
+
+        var shell = new FakeCli { Variables = variables, StdinIsTerminal = false };
+        Assert.Equal(0, shell.Invoke("shell", _project.Path, "--repository", "site", "--local-registry", "Podman"));
+        Assert.Equal("unix://" + socket, Assert.Single(shell.DockerCalls).DockerHost);
+
+        // Docker (the default) leaves the docker CLI to its own DOCKER_HOST and context, as the build resolved them.
+        var docker = new FakeCli { Variables = variables };
+        Assert.Equal(0, docker.Invoke("run", _project.Path, "--repository", "site"));
+        Assert.Null(Assert.Single(docker.DockerCalls).DockerHost);
+    }
+
+    [Fact]
     public void RunPublishesTheContainerPortTheImageListensOn()
     {
         _project.Write("site.proj", """

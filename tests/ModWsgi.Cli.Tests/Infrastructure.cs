@@ -28,6 +28,8 @@ internal sealed class FakeCli
     public List<DockerInvocation> DockerCalls { get; } = [];
     public Func<ImageBuildOptions, Task<PublishResult>>? OnPublish { get; init; }
     public bool StdinIsTerminal { get; init; } = true;
+    /// <summary>The command's environment; null is this process's.</summary>
+    public IReadOnlyDictionary<string, string?>? Variables { get; init; }
 
     public string Out => _out.ToString();
     public string Err => _err.ToString();
@@ -44,6 +46,7 @@ internal sealed class FakeCli
             Out = _out,
             Error = _err,
             StdinIsTerminal = StdinIsTerminal,
+            Variables = Variables,
             Publish = (options, _, _, _) =>
             {
                 Builds.Add(options);

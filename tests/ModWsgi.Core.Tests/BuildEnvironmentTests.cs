@@ -1,3 +1,4 @@
+using ModWsgi.Core.Diagnostics;
 using ModWsgi.Core.Engine;
 using ModWsgi.Core.Registry;
 
@@ -42,7 +43,49 @@ public sealed class BuildEnvironmentTests
         Assert.Equal("/project.sock", EngineEndpoint.ForLocalRegistry(null, "unix:///project.sock", withHost).SocketPath);
         Assert.Equal("/env.sock", EngineEndpoint.ForLocalRegistry(null, null, withHost).SocketPath);
         Assert.Equal(EngineEndpoint.DefaultSocket, EngineEndpoint.ForLocalRegistry(null, null, From(("HOME", "/h"))).SocketPath);
-        Assert.Equal("/run/podman/podman.sock", EngineEndpoint.ForLocalRegistry("Podman", null, From(("XDG_RUNTIME_DIR", "/nonexistent"), ("HOME", "/h"))).SocketPath);
+    }
+
+    [Theory]
+    [InlineData("/run/user/1000", new[] { "/run/user/1000/podman/podman.sock", "/run/podman/podman.sock" }, "/run/user/1000/podman/podman.sock")] // rootless first
+    [InlineData("/run/user/1000", new[] { "/run/podman/podman.sock" }, "/run/podman/podman.sock")] // no rootless service: the system one
+    [InlineData(null, new[] { "/run/podman/podman.sock" }, "/run/podman/podman.sock")] // no XDG_RUNTIME_DIR (root in CI)
+    [InlineData(null, new[] { "/run/podman/podman.sock", "/run/user/0/podman/podman.sock" }, "/run/podman/podman.sock")]
+    public void Podman_WithoutAHost_TakesItsRootlessSocket_ElseTheRootfulOne(string? runtimeDir, string[] existing, string expected)
+    {
+        var environment = runtimeDir is null ? From(("HOME", "/h")) : From(("XDG_RUNTIME_DIR", runtimeDir), ("HOME", "/h"));
+        var asked = new List<string>();
+
+        var endpoint = EngineEndpoint.ForLocalRegistry("Podman", null, environment, path => { asked.Add(path); return existing.Contains(path); });
+
+        Assert.Equal(expected, endpoint.SocketPath);
+        Assert.Equal("unix://" + expected, endpoint.Display);
+        // Rootless is asked about first; without XDG_RUNTIME_DIR there is none to ask about.
+        Assert.Equal(runtimeDir is null ? "/run/podman/podman.sock" : runtimeDir + "/podman/podman.sock", asked[0]);
+    }
+
+    [Fact]
+    public void Podman_AHostOrDockerHost_WinsWithoutLookingForSockets()
+    {
+        Func<string, bool> never = path => throw new InvalidOperationException("looked for " + path);
+        Assert.Equal("/project.sock", EngineEndpoint.ForLocalRegistry("Podman", "unix:///project.sock", From(("HOME", "/h")), never).SocketPath);
+        Assert.Equal("/env.sock", EngineEndpoint.ForLocalRegistry("podman", null, From(("DOCKER_HOST", "unix:///env.sock"), ("HOME", "/h")), never).SocketPath);
+        Assert.Equal(EngineEndpoint.DefaultSocket, EngineEndpoint.ForLocalRegistry("Docker", null, From(("HOME", "/h")), never).SocketPath);
+    }
+
+    [Theory]
+    [InlineData("/run/user/1000", "/run/user/1000/podman/podman.sock (rootless) and /run/podman/podman.sock (rootful)")]
+    [InlineData(null, "/run/podman/podman.sock (and XDG_RUNTIME_DIR is unset")]
+    public void Podman_WithNoSocket_IsMODWSGI3016SayingWhereItLookedAndWhatToStart(string? runtimeDir, string looked)
+    {
+        var environment = runtimeDir is null ? From(("HOME", "/h")) : From(("XDG_RUNTIME_DIR", runtimeDir), ("HOME", "/h"));
+
+        var ex = Assert.Throws<ModWsgiException>(() => EngineEndpoint.ForLocalRegistry("Podman", null, environment, _ => false));
+
+        Assert.Equal(DiagnosticCodes.PodmanSocketMissing, ex.Code);
+        Assert.Contains(looked, ex.Message);
+        Assert.Contains("systemctl --user start podman.socket", ex.Message);
+        Assert.Contains("podman system service", ex.Message);
+        Assert.Contains("DOCKER_HOST", ex.Message);
     }
 
     [Fact]

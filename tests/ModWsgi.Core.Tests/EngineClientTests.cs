@@ -203,6 +203,94 @@ public sealed class EngineClientTests : IDisposable
         Assert.Equal(["GET /version"], server.Requests);
     }
 
+    // ---- an endpoint that answers, but is not an engine -------------------------------------------------------
+
+    [Theory]
+    [InlineData(404, "text/html", "<html><body><h1>Not Found</h1>\n<p>The page you asked for is not here.</p></body></html>", "404 Not Found (text/html)")]
+    [InlineData(200, "text/html", "<!DOCTYPE html><html><title>Welcome to nginx!</title></html>", "200 OK (text/html)")]
+    [InlineData(200, "application/json", "{\"status\":\"ok\"}", "200 OK (application/json)")]
+    [InlineData(401, "text/plain", "", "401 Unauthorized (text/plain)")]
+    public async Task AnHttpServerThatIsNotAnEngine_IsMODWSGI3015NamingTheEndpointAndWhatToCheck_AndNothingElseIsSent(int status, string type, string body, string answered)
+    {
+        // apiVersion null: /version gets the handler's answer, as from a web server on the socket.
+        await using var server = await FakeEngineServer.StartAsync(apiVersion: null);
+        server.Handler = context =>
+        {
+            context.Response.StatusCode = status;
+            context.Response.ContentType = type;
+            return context.Response.WriteAsync(body);
+        };
+        using var client = new DockerEngineClient(server.Endpoint);
+
+        var ex = await Assert.ThrowsAsync<ModWsgiException>(() => client.CreateContainerAsync(new ContainerSpec("modwsgi/base:bookworm", ["true"]), CancellationToken.None));
+
+        Assert.Equal(DiagnosticCodes.NotAContainerEngine, ex.Code);
+        Assert.StartsWith("MODWSGI3015: ", ex.ToString());
+        Assert.Contains(server.Endpoint.Display, ex.Message);
+        Assert.Contains("GET /version answered " + answered, ex.Message);
+        Assert.Contains("DOCKER_HOST", ex.Message);
+        Assert.Contains($"docker -H {server.Endpoint.Display} version", ex.Message);
+        Assert.DoesNotContain("\n", ex.Message);
+        Assert.DoesNotContain("   at ", ex.Message);
+        // Nothing was created: the first call stopped at the version question.
+        Assert.Equal(["GET /version"], server.Requests);
+    }
+
+    [Fact]
+    public async Task AnHtmlPage_IsQuotedShortAndOnOneLine()
+    {
+        await using var server = await FakeEngineServer.StartAsync(apiVersion: null);
+        server.Handler = context =>
+        {
+            context.Response.StatusCode = 404;
+            context.Response.ContentType = "text/html";
+            return context.Response.WriteAsync("<html>\n  <h1>Not Found</h1>\n" + new string('x', 500) + "</html>");
+        };
+        using var client = new DockerEngineClient(server.Endpoint);
+
+        var ex = await Assert.ThrowsAsync<ModWsgiException>(() => client.InspectImageAsync("x:1", CancellationToken.None));
+
+        Assert.Contains("\"<html> <h1>Not Found</h1> xxx", ex.Message);
+        Assert.Contains("…\"", ex.Message);
+        Assert.True(ex.Message.Length < 600, ex.Message);
+    }
+
+    [Fact]
+    public async Task AnEnginesOwnErrorToVersion_StaysMODWSGI3003WithItsMessage()
+    {
+        await using var server = await FakeEngineServer.StartAsync(apiVersion: null);
+        server.AnswerAll(500, "{\"message\":\"the engine is shutting down\"}");
+        using var client = new DockerEngineClient(server.Endpoint);
+
+        var ex = await Assert.ThrowsAsync<ModWsgiException>(() => client.InspectImageAsync("x:1", CancellationToken.None));
+
+        Assert.Equal(DiagnosticCodes.EngineRequestFailed, ex.Code);
+        Assert.Contains("500 the engine is shutting down", ex.Message);
+    }
+
+    [Fact]
+    public async Task ATcpPortThatAnswersSomethingOtherThanHttp_IsMODWSGI3015()
+    {
+        // Like an sshd or a database on the port DOCKER_HOST names: it greets first, in its own protocol.
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        var serve = Task.Run(async () =>
+        {
+            using var socket = await listener.AcceptSocketAsync();
+            await socket.SendAsync("SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n"u8.ToArray());
+            await Task.Delay(500);
+        });
+        using var client = new DockerEngineClient(EngineEndpoint.Parse($"tcp://127.0.0.1:{port}"));
+
+        var ex = await Assert.ThrowsAsync<ModWsgiException>(() => client.InspectImageAsync("x:1", CancellationToken.None));
+
+        Assert.Equal(DiagnosticCodes.NotAContainerEngine, ex.Code);
+        Assert.Contains($"tcp://127.0.0.1:{port}", ex.Message);
+        Assert.Contains("not HTTP", ex.Message);
+        await serve;
+    }
+
     // ---- container removal -------------------------------------------------------------------------------------
 
     [Theory]

@@ -302,7 +302,7 @@ public sealed class PipelineTests : IDisposable
     }
 
     [Fact]
-    public async Task Archive_NamesTheImageFullyQualifiedForContainerd_AndKeepsTheTagsAsGiven()
+    public async Task Archive_NamesEachTagFullyQualifiedForContainerd_AndKeepsTheTagsAsGiven()
     {
         var archive = Path.Combine(_root, "out", "site.tar");
         await Publish(Options(new ProjectSettings { ContainerArchiveOutputPath = archive, ContainerImageTags = ["1.0", "latest"] }));
@@ -317,9 +317,11 @@ public sealed class PipelineTests : IDisposable
                 entries[entry.Name] = content.ToArray();
             }
         }
-        var annotations = JsonNode.Parse(entries["index.json"])!["manifests"]![0]!["annotations"]!;
-        Assert.Equal("docker.io/library/site:1.0", annotations["io.containerd.image.name"]!.GetValue<string>());
-        Assert.Equal("1.0", annotations["org.opencontainers.image.ref.name"]!.GetValue<string>());
+        // One index entry per tag (as Docker 25+'s docker save writes it): the containerd store loads each one as an image.
+        var indexed = JsonNode.Parse(entries["index.json"])!["manifests"]!.AsArray();
+        Assert.Equal(["docker.io/library/site:1.0", "docker.io/library/site:latest"], indexed.Select(m => m!["annotations"]!["io.containerd.image.name"]!.GetValue<string>()));
+        Assert.Equal(["1.0", "latest"], indexed.Select(m => m!["annotations"]!["org.opencontainers.image.ref.name"]!.GetValue<string>()));
+        Assert.Single(indexed.Select(m => m!["digest"]!.GetValue<string>()).Distinct());
         // docker load (classic store) reads manifest.json: the names as the user gave them.
         Assert.Equal(["site:1.0", "site:latest"], JsonNode.Parse(entries["manifest.json"])![0]!["RepoTags"]!.AsArray().Select(t => t!.GetValue<string>()));
     }
@@ -409,9 +411,13 @@ public sealed class PipelineTests : IDisposable
         Assert.Empty(_engine.LiveContainers);
     }
 
-    [Fact]
-    public async Task BuildHook_RunsOnTheDependencyStage_LoadedOnce()
+    [Theory]
+    [InlineData(EngineKind.DockerClassicStore)]
+    [InlineData(EngineKind.DockerContainerdStore)] // image ids there are manifest digests: the stage is found by its name
+    [InlineData(EngineKind.Podman)]
+    public async Task BuildHook_RunsOnTheDependencyStage_LoadedOnce(EngineKind kind)
     {
+        _engine.Kind = kind;
         Write(".docker/action_hooks/build", "#!/bin/sh\necho built > built.txt\n");
         File.SetUnixFileMode(Path.Combine(Project, ".docker/action_hooks/build"), (UnixFileMode)0b111_101_101);
         _engine.Changes.Add(new FilesystemChange("/app/built.txt", ChangeKind.Added));

@@ -12,11 +12,14 @@ namespace ModWsgi.EndToEnd.Tests;
 public sealed class BridgeHttpServer : IDisposable
 {
     private readonly Process _server;
+    /// <summary>A container that keeps Podman's bridge up (it exists only while a container runs); null elsewhere.</summary>
+    private readonly string? _bridgeAnchor;
 
     public BridgeHttpServer(string directory)
     {
         Host = BridgeGateway();
         Port = Ports.Free();
+        _bridgeAnchor = KeepBridgeUp(Host);
         _server = Process.Start(new ProcessStartInfo("python3", ["-m", "http.server", Port.ToString(), "--bind", Host, "--directory", directory])
         {
             RedirectStandardOutput = true,
@@ -50,7 +53,28 @@ public sealed class BridgeHttpServer : IDisposable
             _server.WaitForExit();
         }
         _server.Dispose();
+        if (_bridgeAnchor is not null)
+            Run.Docker("rm", "-f", _bridgeAnchor);
     }
+
+    /// <summary>
+    /// Podman creates its bridge (and the gateway address) when a container starts and removes it when the last one
+    /// stops: while the address is not on this machine, a container that sleeps keeps it there. Returns its id.
+    /// </summary>
+    private static string? KeepBridgeUp(string gateway)
+    {
+        if (IsLocalAddress(gateway))
+            return null;
+        var anchor = Run.DockerOk("run", "-d", "--rm", "--name", $"modwsgi-bridge-anchor-{Guid.NewGuid():N}"[..34], "modwsgi/base:bookworm", "sleep", "3600");
+        for (var i = 0; i < 100 && !IsLocalAddress(gateway); i++)
+            Thread.Sleep(100);
+        return anchor;
+    }
+
+    private static bool IsLocalAddress(string address) =>
+        System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces()
+            .SelectMany(n => n.GetIPProperties().UnicastAddresses)
+            .Any(a => a.Address.ToString() == address);
 
     private static string BridgeGateway()
     {

@@ -113,6 +113,17 @@ public sealed class SdkFixture : IDisposable
     }
 }
 
+/// <summary>What a PublishImage log reports at its end ("image id: …", "manifest digest: …", "archive: …").</summary>
+public static class BuildLog
+{
+    public static string Reported(ProcessResult build, string what)
+    {
+        var line = build.StdOut.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith(what + ": ", StringComparison.Ordinal));
+        Assert.True(line is not null, $"The build log does not report its {what}:\n{build.StdOut}");
+        return line![(what.Length + 2)..];
+    }
+}
+
 [CollectionDefinition(Name)]
 public sealed class EndToEndCollection : ICollectionFixture<SdkFixture>
 {

@@ -60,6 +60,8 @@ public static class DiagnosticCodes
     public static readonly DiagnosticCode EngineExpectsTls = new(3012, "The engine speaks TLS but the client was not told to");
     public static readonly DiagnosticCode DockerContextInvalid = new(3013, "The docker context is unknown or unreadable");
     public static readonly DiagnosticCode EngineSshFailed = new(3014, "The ssh connection to the engine failed");
+    public static readonly DiagnosticCode NotAContainerEngine = new(3015, "The engine endpoint answers, but not as a container engine");
+    public static readonly DiagnosticCode PodmanSocketMissing = new(3016, "LocalRegistry=Podman found no Podman socket");
 
     // 4xxx task plumbing
     public static readonly DiagnosticCode UnexpectedFailure = new(4001, "An unexpected internal error");

@@ -204,12 +204,16 @@ public sealed class DockerEngineClient : IContainerEngine, IDisposable
     private async Task<VersionAnswer> NegotiateAsync()
     {
         using var response = await SendUnversionedAsync(new HttpRequestMessage(HttpMethod.Get, "version"), HttpCompletionOption.ResponseContentRead, Options.RequestTimeout, CancellationToken.None).ConfigureAwait(false);
-        await EnsureSuccessAsync(response, "report its version", CancellationToken.None).ConfigureAwait(false);
-        var json = await ReadJsonAsync(response, CancellationToken.None).ConfigureAwait(false);
+        var text = await response.Content.ReadAsStringAsync(CancellationToken.None).ConfigureAwait(false);
+        var json = TryParseJson(text);
+        // An engine answers an error with {"message": …}; anything else (an HTML 404 page, a proxy's text) is not an engine.
+        if (!response.IsSuccessStatusCode && json?["message"] is JsonValue)
+            await EnsureSuccessAsync(response, "report its version", CancellationToken.None).ConfigureAwait(false);
         // Every engine answer carries the Api-Version header as well (the one GET /_ping is for).
         var header = response.Headers.TryGetValues("Api-Version", out var values) ? values.FirstOrDefault() : null;
-        var newest = EngineApiVersion.Parse(json?["ApiVersion"]?.GetValue<string>()) ?? EngineApiVersion.Parse(header)
-            ?? throw Unexpected("GET /version", "no ApiVersion in the answer");
+        var newest = (response.IsSuccessStatusCode ? EngineApiVersion.Parse(json?["ApiVersion"] is JsonValue v && v.TryGetValue<string>(out var s) ? s : null) : null)
+            ?? EngineApiVersion.Parse(header)
+            ?? throw NotAnEngine(response, text);
         var minimum = EngineApiVersion.Parse(json?["MinAPIVersion"]?.GetValue<string>());
         return new VersionAnswer(EngineApiVersion.Choose(newest, minimum, Endpoint.Display), json as JsonObject);
     }
@@ -246,10 +250,46 @@ public sealed class DockerEngineClient : IContainerEngine, IDisposable
             // The handler's ConnectTimeout (not the caller, not our deadline).
             throw Unreachable($"no connection within {Describe(Options.ConnectTimeout)}", ex);
         }
+        catch (HttpRequestException ex) when (ex.HttpRequestError == HttpRequestError.InvalidResponse)
+        {
+            // Connected, and bytes came back, but not HTTP (an ssh or database port, say).
+            throw NotAnEngine($"{what} got an answer that is not HTTP: {ex.InnerException?.Message ?? ex.Message}", ex);
+        }
         catch (HttpRequestException ex)
         {
             throw Unreachable(ex.InnerException?.Message ?? ex.Message, ex);
         }
+    }
+
+    private static JsonNode? TryParseJson(string text)
+    {
+        try
+        {
+            return string.IsNullOrWhiteSpace(text) ? null : JsonNode.Parse(text);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Something listens and speaks HTTP, but GET /version gave no Engine API version: the endpoint names another service.</summary>
+    private ModWsgiException NotAnEngine(HttpResponseMessage response, string body) => NotAnEngine(
+        $"GET /version answered {(int)response.StatusCode} {response.ReasonPhrase}" +
+        (response.Content.Headers.ContentType?.MediaType is { } type ? $" ({type})" : "") +
+        (Excerpt(body) is { Length: > 0 } excerpt ? $": \"{excerpt}\"" : "") + ", with no Engine API version");
+
+    private ModWsgiException NotAnEngine(string what, Exception? cause = null) =>
+        new(DiagnosticCodes.NotAContainerEngine,
+            $"Something answers at {Endpoint.Display}, but it is not a Docker or Podman engine ({what}). " +
+            "Check that DOCKER_HOST (or DockerHost, or the docker context) names the engine's API socket or port, not another service: " +
+            $"'docker -H {Endpoint.Display} version' must show a server.", cause);
+
+    /// <summary>The start of an answer's body on one line, for a message.</summary>
+    private static string Excerpt(string body)
+    {
+        var line = string.Join(' ', body.Split((char[])['\r', '\n', '\t'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        return line.Length <= 80 ? line : line[..80] + "…";
     }
 
     private ModWsgiException Unreachable(string why, Exception cause) =>

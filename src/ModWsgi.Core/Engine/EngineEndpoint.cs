@@ -72,19 +72,36 @@ public sealed record EngineEndpoint(string Display, string? SocketPath, Uri? Tcp
         return DockerContexts.Resolve(environment, sshProgram) ?? Parse(null);
     }
 
+    /// <summary>Podman's system service socket (rootful: <c>podman system service</c> as root, or podman.socket's system unit).</summary>
+    public const string PodmanRootfulSocket = "/run/podman/podman.sock";
+
     /// <summary>
     /// The engine for LocalRegistry (Docker or Podman, both speak the Engine API): an explicit host wins,
-    /// then the environment's DOCKER_HOST and docker context; Podman's default is its rootless socket, then the system one.
+    /// then the environment's DOCKER_HOST and docker context. Podman without a host: its rootless socket
+    /// ($XDG_RUNTIME_DIR/podman/podman.sock) when it exists, else the rootful one, else MODWSGI3016 saying what to start.
+    /// Docker contexts are the docker CLI's, so they are not read for Podman.
     /// </summary>
-    public static EngineEndpoint ForLocalRegistry(string? localRegistry, string? dockerHost, BuildEnvironment environment)
+    /// <param name="socketExists">Whether a socket file exists (a seam for tests); null asks the file system.</param>
+    public static EngineEndpoint ForLocalRegistry(string? localRegistry, string? dockerHost, BuildEnvironment environment, Func<string, bool>? socketExists = null)
     {
         if (string.IsNullOrWhiteSpace(dockerHost) && environment.DockerHost is null
             && string.Equals(localRegistry, "Podman", StringComparison.OrdinalIgnoreCase))
-        {
-            var rootless = environment.RuntimeDirectory is { } runtimeDir ? Path.Combine(runtimeDir, "podman", "podman.sock") : null;
-            return Parse("unix://" + (rootless is not null && File.Exists(rootless) ? rootless : "/run/podman/podman.sock"));
-        }
+            return Parse("unix://" + FindPodmanSocket(environment, socketExists ?? File.Exists));
         return Resolve(dockerHost, environment);
+    }
+
+    private static string FindPodmanSocket(BuildEnvironment environment, Func<string, bool> socketExists)
+    {
+        var rootless = environment.RuntimeDirectory is { } runtimeDir ? Path.Combine(runtimeDir, "podman", "podman.sock") : null;
+        if (rootless is not null && socketExists(rootless))
+            return rootless;
+        if (socketExists(PodmanRootfulSocket))
+            return PodmanRootfulSocket;
+        var looked = rootless is null ? $"{PodmanRootfulSocket} (and XDG_RUNTIME_DIR is unset, so no rootless socket)" : $"{rootless} (rootless) and {PodmanRootfulSocket} (rootful)";
+        throw new ModWsgiException(DiagnosticCodes.PodmanSocketMissing,
+            $"LocalRegistry=Podman, but there is no Podman socket at {looked}. Start Podman's API service: " +
+            "'systemctl --user start podman.socket' (rootless), 'sudo systemctl start podman.socket' (rootful), " +
+            $"or 'podman system service --time=0 unix://{rootless ?? PodmanRootfulSocket} &'; or set DOCKER_HOST to the socket Podman listens on.");
     }
 }
 

@@ -11,7 +11,7 @@ namespace ModWsgi.Core.Oci;
 /// </summary>
 public static class ImageArchiveWriter
 {
-    /// <summary>A complete archive: every blob, an OCI index naming each tag.</summary>
+    /// <summary>A complete archive: every blob, an OCI index with one entry per tag.</summary>
     public static async Task WriteAsync(Stream output, OciImage image, IBlobStore blobs, IReadOnlyList<string> repoTags, CancellationToken cancellationToken)
     {
         await using var tar = new TarWriter(output, TarEntryFormat.Gnu, leaveOpen: true);
@@ -21,17 +21,18 @@ public static class ImageArchiveWriter
         await AddBytesAsync(tar, BlobPath(image.Manifest.Digest), image.ManifestBytes, cancellationToken).ConfigureAwait(false);
         await AddBytesAsync(tar, "oci-layout", Encoding.UTF8.GetBytes("{\"imageLayoutVersion\":\"1.0.0\"}"), cancellationToken).ConfigureAwait(false);
 
-        // One image in the index (named by the first tag) so `skopeo inspect oci-archive:FILE` needs no
-        // reference; docker's manifest.json carries every tag. containerd (and Docker's containerd store) names
-        // the image by the annotation literally: fully qualified, as `docker run site:1` looks it up.
-        var manifests = new JsonArray(ImageConfigWriter.Descriptor(image.Manifest with
+        // One index entry per tag, as Docker 25+'s own `docker save` writes it: containerd (and Docker's containerd
+        // store) loads each entry as one image, named by io.containerd.image.name literally, so fully qualified, as
+        // `docker run site:1` looks it up. With several tags `skopeo inspect oci-archive:FILE` needs one (FILE:TAG, the
+        // ref.name). docker's manifest.json (the classic store, Podman) carries every tag as given.
+        var manifests = new JsonArray(repoTags.Select(tag => (JsonNode?)ImageConfigWriter.Descriptor(image.Manifest with
         {
             Annotations = new Dictionary<string, string>
             {
-                ["io.containerd.image.name"] = Engine.ImageReference.FullyQualifiedName(repoTags[0]),
-                ["org.opencontainers.image.ref.name"] = repoTags[0][(repoTags[0].LastIndexOf(':') + 1)..],
+                ["io.containerd.image.name"] = Engine.ImageReference.FullyQualifiedName(tag),
+                ["org.opencontainers.image.ref.name"] = tag[(tag.LastIndexOf(':') + 1)..],
             },
-        }));
+        })).ToArray());
         var index = new JsonObject { ["schemaVersion"] = 2, ["mediaType"] = MediaTypes.OciIndex, ["manifests"] = manifests };
         await AddBytesAsync(tar, "index.json", Encoding.UTF8.GetBytes(index.ToJsonString()), cancellationToken).ConfigureAwait(false);
         await AddDockerManifestAsync(tar, image.Config.Digest, image.Layers.Select(l => BlobPath(l.Blob.Digest)), repoTags, cancellationToken).ConfigureAwait(false);
