@@ -149,6 +149,20 @@ public sealed class EngineIdentityTests : IDisposable
     }
 
     [Fact]
+    public async Task OnTheContainerdStore_ASourceOnlyRebuild_CarriesOnlyTheApplicationLayer()
+    {
+        _engine.Kind = EngineKind.DockerContainerdStore;
+        await Publish("cache");
+        Assert.Equal(_engine.Loads[0].DiffIds.Count, _engine.Loads[0].ShippedLayerBlobs.Count);
+
+        Write("wsgi.py", "# edited\n");
+        await Publish("cache");
+
+        // base, runtime and dependencies are under the tag's current image already: only the edit travels.
+        Assert.Single(_engine.Loads[^1].ShippedLayerBlobs);
+    }
+
+    [Fact]
     public async Task OnTheContainerdStore_ABlobTheStoreLetGoOf_IsShippedOnASecondTry()
     {
         _engine.Kind = EngineKind.DockerContainerdStore;

@@ -110,7 +110,8 @@ public sealed class PipelineTests : IDisposable
         await Publish();
 
         var second = _engine.Loads[^1];
-        Assert.Equal(second.DiffIds.Count, second.ShippedLayerBlobs.Count); // the engine's copy of site:latest is not enough here
+        // Podman takes complete archives only; the containerd store holds the blobs of site:latest's leading layers.
+        Assert.Equal(kind == EngineKind.Podman ? second.DiffIds.Count : 1, second.ShippedLayerBlobs.Count);
         Assert.Equal(savesBefore + 1, _engine.Calls.Count(c => c.StartsWith("save", StringComparison.Ordinal))); // then from the cache
     }
 

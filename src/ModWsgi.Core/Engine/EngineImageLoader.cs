@@ -14,8 +14,8 @@ namespace ModWsgi.Core.Engine;
 /// lacks: never the base, and not the leading layers it already holds under the first tag's current image
 /// (runtime and dependencies on a source-only rebuild). Podman takes only complete archives: every layer travels.
 /// Docker's containerd store gets an OCI layout with our manifest, so its image id (the manifest digest there) is the
-/// same manifest digest a registry or archive gets; layer blobs it holds from an image loaded or found in this build
-/// stay out. Used by the engine destination and for the build hook's dependency stage. One per build.
+/// same manifest digest a registry or archive gets; layer blobs it holds from an image loaded or found in this build,
+/// or from the leading layers of the image under the first tag, stay out. Used by the engine destination and for the build hook's dependency stage. One per build.
 /// </summary>
 public sealed class EngineImageLoader(IContainerEngine engine, BuildCache cache, PhaseTimings? timings = null)
 {
@@ -59,6 +59,15 @@ public sealed class EngineImageLoader(IContainerEngine engine, BuildCache cache,
     private async Task<string> LoadIntoContainerdStoreAsync(byte[] config, BaseImage baseImage, IReadOnlyList<Layer> added, IReadOnlyList<string> tags, CancellationToken cancellationToken)
     {
         var image = await ContainerdImageAsync(config, baseImage, added, cancellationToken).ConfigureAwait(false);
+        // The image now under the first tag (our previous load, on a source-only rebuild) holds the blobs of the
+        // leading layers it shares with this one: our layer blobs are reproducible, so they are the same blobs.
+        // Should the store hold other bytes for them after all, the load below is refused and retried with all.
+        if (tags.Count > 0 && await engine.InspectImageAsync(tags[0], cancellationToken).ConfigureAwait(false) is { } current
+            && current["RootFS"]?["Layers"] is JsonArray layers)
+        {
+            var common = layers.Select(l => l?.GetValue<string>()).Zip(image.Layers).TakeWhile(p => p.First == p.Second.DiffId).Count();
+            _blobsInContentStore.UnionWith(image.Layers.Take(common).Select(l => l.Blob.Digest));
+        }
         var held = image.Layers.Select(l => l.Blob.Digest).Where(_blobsInContentStore.Contains).ToHashSet(StringComparer.Ordinal);
         try
         {
