@@ -156,10 +156,10 @@ if has buildkit; then
 fi
 
 # What no tool that hands reproducible layers to the engine can go below, and where the tool's time goes. On
-# Podman and the containerd store every load carries the base's layers too: fewer runs, each takes seconds.
-floor_runs=$((2 * runs + 1)); [ "$kind" = classic ] || floor_runs=3
+# Podman every load carries the base's layers too: fewer runs, each takes seconds.
+floor_runs=$((2 * runs + 1)); [ "$kind" = podman ] && floor_runs=3
 floor=$(python3 "$repo/eng/engine-load-floor.py" modwsgi/base:bookworm "$floor_runs")
-carried="the base's layers held by the engine, not sent"; [ "$kind" = classic ] || carried="every layer sent, the base's too, as this engine needs"
+carried="the base's layers held by the engine, not sent"; [ "$kind" = podman ] && carried="every layer sent, the base's too, as this engine needs"
 echo
 echo "engine floor: $floor s to load one new one-file layer through the Engine API (docker load, $carried; median of $floor_runs)"
 if has tool; then

@@ -4,8 +4,9 @@
 Any tool that builds reproducible layers outside the engine and hands them to it pays at least this on
 every rebuild: the smallest possible image (the base image's layers plus one layer holding one small file)
 is loaded RUNS times and the median printed, in seconds. Docker's classic store takes an archive that names
-the base's layers without carrying them; Podman and the containerd store need every layer in the archive
-(as ModWsgi.Sdk sends them there: the base's from its export), so on those the base travels each time.
+the base's layers without carrying them, and so does the containerd store for an OCI layout whose manifest
+names blobs its content store holds (the base's own, read from its export); Podman needs every layer in the
+archive (as ModWsgi.Sdk sends them there: the base's from its export), so there the base travels each time.
 The engine is DOCKER_HOST's (unix:// only), else /var/run/docker.sock.
     usage: eng/engine-load-floor.py BASE_IMAGE [RUNS]     (--kind prints the engine kind and exits)
 """
@@ -94,6 +95,37 @@ def load_archive(base_diff_ids, marker, base_files):
     return buffer
 
 
+def base_manifest_layers(folder):
+    """The layer descriptors of the base's manifest in its OCI export (the containerd store's own blobs)."""
+    with open(os.path.join(folder, "index.json")) as f:
+        descriptor = json.load(f)["manifests"][0]
+    while True:
+        with open(os.path.join(folder, "blobs", *descriptor["digest"].split(":"))) as f:
+            document = json.load(f)
+        if "layers" in document:
+            return document["layers"]
+        descriptor = next(m for m in document["manifests"] if m.get("platform", {}).get("architecture", "amd64") == "amd64")
+
+
+def load_oci_layout(base_diff_ids, base_layers, marker):
+    """An OCI layout for the containerd store: the base's blobs named (it holds them), only the new layer carried."""
+    layer = tar([("app/wsgi.py", f"# {marker}\n".encode())])
+    blob = gzip.compress(layer, mtime=0)
+    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
+                         "rootfs": {"type": "layers", "diff_ids": base_diff_ids + ["sha256:" + hashlib.sha256(layer).hexdigest()]}}).encode()
+    digest = lambda data: "sha256:" + hashlib.sha256(data).hexdigest()
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                           "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest(config), "size": len(config)},
+                           "layers": base_layers + [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": digest(blob), "size": len(blob)}]}).encode()
+    index = json.dumps({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest(manifest),
+                        "size": len(manifest), "annotations": {"io.containerd.image.name": "docker.io/library/" + TAG, "org.opencontainers.image.ref.name": "latest"}}]}).encode()
+    buffer = tempfile.TemporaryFile()
+    buffer.write(tar([("oci-layout", b'{"imageLayoutVersion":"1.0.0"}'), ("index.json", index)]
+                     + [("blobs/sha256/" + digest(data)[7:], data) for data in (blob, config, manifest)]))
+    buffer.seek(0)
+    return buffer
+
+
 def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
@@ -102,12 +134,15 @@ def main():
         return
     base, runs = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 5
     diff_ids = json.loads(request("GET", f"/images/{base}/json"))["RootFS"]["Layers"]
-    export = None if engine_kind() == "classic" else tempfile.mkdtemp(prefix="modwsgi-floor-")
+    kind = engine_kind()
+    export = None if kind == "classic" else tempfile.mkdtemp(prefix="modwsgi-floor-")
     seconds = []
     try:
         base_files = None if export is None else (export, export_base_layers(base, export))
+        base_layers = base_manifest_layers(export) if kind == "containerd" else None
         for run in range(runs):
-            with load_archive(diff_ids, f"{time.time_ns()} {run}", base_files) as body:
+            marker = f"{time.time_ns()} {run}"
+            with (load_oci_layout(diff_ids, base_layers, marker) if base_layers else load_archive(diff_ids, marker, base_files)) as body:
                 start = time.perf_counter()
                 request("POST", "/images/load?quiet=1", body)
                 seconds.append(time.perf_counter() - start)
