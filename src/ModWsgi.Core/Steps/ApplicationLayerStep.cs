@@ -26,7 +26,8 @@ public sealed class ApplicationLayerStep(IContainerEngine engine, BuildCache cac
     public async Task<ApplicationLayer> RunAsync(ImagePlan plan, RuntimeLayer runtime, DependencyLayer dependencies, CancellationToken cancellationToken)
     {
         var options = plan.Options;
-        var steps = plan.ApplicationSteps;
+        // A self-installing project goes in first (its dependencies are in the layer below), so Django and the build hook can import it.
+        IReadOnlyList<BuildStep> steps = dependencies.ProjectInstall is { } project ? [project, .. plan.ApplicationSteps] : plan.ApplicationSteps;
         var app = await LayerWriter.WriteAsync(cache.Blobs, plan.Epoch,
             w => LayerSources.WriteProjectAsync(w, plan.Files, null, cancellationToken)).ConfigureAwait(false);
         if (steps.Count == 0)
