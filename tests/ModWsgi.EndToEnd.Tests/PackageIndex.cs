@@ -40,6 +40,13 @@ public sealed class PackageIndex : IDisposable
         }
     }
 
+    /// <summary>The sha256 of the wheel the index serves for name==version, computed from the file (for lock files the tests write).</summary>
+    public string Sha256Of(string name, string version)
+    {
+        var wheel = Directory.GetFiles(Path.Combine(_root.Path, "wheels"), $"{name.Replace('-', '_')}-{version}-*.whl").Single();
+        return Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(wheel)));
+    }
+
     public void Dispose()
     {
         _server.Dispose();
@@ -49,7 +56,7 @@ public sealed class PackageIndex : IDisposable
     private static void BuildWheels(string root, (string Name, string Version, string ModuleSource)[] packages)
     {
         foreach (var (name, version, module) in packages)
-            FixturePackages.WriteSetuptoolsProject(Path.Combine(root, "src", name), name, version, module);
+            FixturePackages.WriteSetuptoolsProject(Path.Combine(root, "src", name + "-" + version), name, version, module);
         // The base image's pip builds the wheels offline, with Debian's setuptools/wheel wheels (PIP_FIND_LINKS).
         Run.DockerOk("run", "--rm", "-v", $"{root}:/work", "modwsgi/base:bookworm", "bash", "-ec",
             "for p in /work/src/*; do /usr/bin/python3 -m pip wheel -q --no-deps --no-index -w /work/wheels \"$p\"; done; chmod -R a+rwX /work");

@@ -9,7 +9,8 @@ namespace ModWsgi.Core.Python;
 /// </summary>
 /// <param name="Requirements">PEP 508 requirement strings: [project] dependencies, then the chosen extras and groups.</param>
 /// <param name="BuildRequirements">[build-system] requires (setuptools' legacy default when the table is missing).</param>
-public sealed record StaticMetadata(IReadOnlyList<string> Requirements, IReadOnlyList<string> BuildRequirements);
+/// <param name="IsFullyStatic">Nothing in [project] dynamic (no version read from the package, no setup.py).</param>
+public sealed record StaticMetadata(IReadOnlyList<string> Requirements, IReadOnlyList<string> BuildRequirements, bool IsFullyStatic);
 
 public static class PyProject
 {
@@ -63,7 +64,8 @@ public static class PyProject
         var build = document.Table("build-system") is { } buildSystem ? buildSystem.Strings("requires") ?? [] : LegacyBuildRequirements;
         foreach (var requirement in requirements.Concat(build))
             RequirementLine.Check(FileName, requirement);
-        return new StaticMetadata(requirements.Distinct(StringComparer.Ordinal).ToArray(), build);
+        var fullyStatic = dynamic.Count == 0 && !File.Exists(Path.Combine(projectDirectory, "setup.py"));
+        return new StaticMetadata(requirements.Distinct(StringComparer.Ordinal).ToArray(), build, fullyStatic);
     }
 
     /// <summary>Files the [tool.setuptools.dynamic] table reads metadata from (file = …): metadata inputs too.</summary>

@@ -37,6 +37,12 @@ public sealed record BuildPlan(
     /// <summary>Installs the project itself (--no-deps) in the application layer, before the build hook; null when the dependency phase installs it or nothing.</summary>
     public BuildStep? ProjectInstall { get; init; }
 
+    /// <summary>
+    /// Files whose contents (with the project's file layout) decide what <see cref="ProjectInstall"/> writes outside /app,
+    /// so its result can be reused; null when the install may read anything (setup.py, dynamic metadata).
+    /// </summary>
+    public IReadOnlyList<string>? ProjectInstallInputs { get; init; }
+
     /// <summary>Key components that are not files: a lock's selected groups, pyproject.toml's dependency tables.</summary>
     public IReadOnlyDictionary<string, string> DerivedInputs { get; init; } = new Dictionary<string, string>();
 
@@ -94,6 +100,7 @@ public sealed record BuildPlan(
         {
             Layout = layout,
             ProjectInstall = pip.ProjectInstall,
+            ProjectInstallInputs = pip.ProjectInstallInputs,
             DerivedInputs = pip.KeyComponents,
             DependencySource = pip.Source,
         };
@@ -104,6 +111,7 @@ public sealed record BuildPlan(
                 DependencySteps = [.. steps.Take(stepsBeforePip), .. fallback.Steps, .. steps.Skip(stepsBeforePip + pip.Steps.Count)],
                 DependencyInputs = [WholeProject],
                 ProjectInstall = null,
+                ProjectInstallInputs = null,
                 DerivedInputs = fallback.KeyComponents,
                 DependencySource = fallback.Source,
             },

@@ -18,6 +18,9 @@ public sealed record DependencyLayer(AddedLayer Added, string CacheKey, bool Cac
 {
     /// <summary>What installs the project itself on top, in the application layer (null when this layer did, or there is none).</summary>
     public BuildStep? ProjectInstall { get; init; }
+
+    /// <summary>See <see cref="BuildPlan.ProjectInstallInputs"/>.</summary>
+    public IReadOnlyList<string>? ProjectInstallInputs { get; init; }
 }
 
 /// <summary>
@@ -81,7 +84,7 @@ public sealed class DependencyLayerStep(IContainerEngine engine, BuildCache cach
         notes["dependencies"] = new JsonObject(key.Components.Select(c => KeyValuePair.Create(c.Key, (JsonNode?)c.Value)));
         cache.WriteProjectNotes(options.ProjectDirectory, notes);
         var createdBy = "ModWsgi.Sdk dependencies: " + string.Join(", ", build.DependencySteps.Select(s => s.Name).DefaultIfEmpty("none"));
-        return new DependencyLayer(new AddedLayer(layer!, createdBy), key.Key, hit) { ProjectInstall = build.ProjectInstall };
+        return new DependencyLayer(new AddedLayer(layer!, createdBy), key.Key, hit) { ProjectInstall = build.ProjectInstall, ProjectInstallInputs = build.ProjectInstallInputs };
     }
 
     private void LogFallback(string reason) =>

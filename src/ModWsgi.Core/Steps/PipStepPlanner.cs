@@ -18,6 +18,7 @@ public sealed record PipPlan(
     IReadOnlyList<string> Inputs,
     IReadOnlyDictionary<string, string> KeyComponents,
     BuildStep? ProjectInstall,
+    IReadOnlyList<string>? ProjectInstallInputs,
     PipPlan? Fallback,
     string? Source);
 
@@ -51,7 +52,7 @@ public static partial class PipStepPlanner
         var selfInstalling = Has("setup.py") || Has(PyProject.FileName) || Has("setup.cfg");
 
         if (present.Count == 0)
-            return selfInstalling ? SelfInstalling(projectDirectory, groups) : new PipPlan([], [], new Dictionary<string, string>(), null, null, null);
+            return selfInstalling ? SelfInstalling(projectDirectory, groups) : new PipPlan([], [], new Dictionary<string, string>(), null, null, null, null);
         var chosen = present[0];
         var ignored = present.Skip(1).Concat(selfInstalling ? ["the project's own metadata"] : []).ToArray();
         var source = chosen + (ignored.Length > 0 ? $" (also present, not used: {string.Join(", ", ignored)})" : "");
@@ -66,7 +67,7 @@ public static partial class PipStepPlanner
         var step = hashed
             ? HashCheckedInstall("pip", "Installing hash-pinned dependencies with pip (--require-hashes)", "", "requirements.txt")
             : new BuildStep("pip", "Installing dependencies with pip", $"{Install} -r requirements.txt");
-        return new PipPlan([step], [], new Dictionary<string, string>(), null, null, source);
+        return new PipPlan([step], [], new Dictionary<string, string>(), null, null, null, source);
     }
 
     private static PipPlan FromLock(string projectDirectory, LockFormat format, IReadOnlyList<string> groups, string source)
@@ -76,15 +77,15 @@ public static partial class PipStepPlanner
         var step = HashCheckedInstall("pip", $"Installing {packages.Count} locked packages from {format.FileName} with pip (--require-hashes --no-deps)",
             WriteFile(file, LockFiles.ToHashedRequirements(packages)), file);
         var key = new Dictionary<string, string> { ["lock groups"] = groups.Count == 0 ? "(default)" : string.Join(",", groups.Select(MarkerSelection.Normalize).Order(StringComparer.Ordinal)) };
-        return new PipPlan([step], [format.FileName], key, null, null, source);
+        return new PipPlan([step], [format.FileName], key, null, null, null, source);
     }
 
     private static PipPlan SelfInstalling(string projectDirectory, IReadOnlyList<string> groups)
     {
         var fallback = new PipPlan([new BuildStep("pip", "Installing the application folder with pip (no requirements.txt)", $"{Install} -e .")],
-            [BuildPlan.WholeProject], new Dictionary<string, string>(), null, null, "the whole folder (pip install -e .)");
+            [BuildPlan.WholeProject], new Dictionary<string, string>(), null, null, null, "the whole folder (pip install -e .)");
         var project = new BuildStep("project", "Installing the project itself (pip install --no-deps -e .)",
-            $"{Pip} install --no-cache-dir --no-deps --no-build-isolation --no-index -e .");
+            $"{Pip} install --no-cache-dir --no-deps --no-build-isolation --no-index --use-pep517 -e .");
 
         if (PyProject.ReadStatic(projectDirectory, groups, out var whyNot) is { } metadata)
         {
@@ -94,7 +95,8 @@ public static partial class PipStepPlanner
             const string file = "/tmp/modwsgi-project-requirements.txt";
             var step = new BuildStep("pip", "Installing the project's dependencies from pyproject.toml with pip", WriteFile(file, text) + $"{Install} -r {file}\n");
             var key = new Dictionary<string, string> { ["metadata pyproject.toml"] = Digests.Sha256(Encoding.UTF8.GetBytes(text)) };
-            return new PipPlan([step], [], key, project, null, "pyproject.toml [project] dependencies and [build-system] requires");
+            return new PipPlan([step], [], key, project, metadata.IsFullyStatic ? ProjectInstallInputs(projectDirectory) : null, null,
+                "pyproject.toml [project] dependencies and [build-system] requires");
         }
 
         // Dynamic metadata: the build backend computes it, in the dependency phase, from the metadata files alone.
@@ -138,8 +140,18 @@ public static partial class PipStepPlanner
                     + Environment.NewLine + string.Join(Environment.NewLine, tail.TakeLast(6).Select(l => "    " + l)))
                 : null,
         };
-        return new PipPlan([metadataStep], inputs, new Dictionary<string, string>(), project, fallback, $"the project's metadata ({string.Join(", ", inputs)})");
+        return new PipPlan([metadataStep], inputs, new Dictionary<string, string>(), project, null, fallback, $"the project's metadata ({string.Join(", ", inputs)})");
     }
+
+    /// <summary>
+    /// With fully static metadata, what an editable install writes outside /app depends only on these files' contents
+    /// (pyproject.toml, the readme and license files it copies into the dist-info) and on the project's file layout.
+    /// </summary>
+    private static IReadOnlyList<string> ProjectInstallInputs(string projectDirectory) =>
+        new[] { "README*", "readme*", "LICEN[CS]E*", "COPYING*", "NOTICE*", "AUTHORS*" }
+            .SelectMany(pattern => Directory.EnumerateFiles(projectDirectory, pattern))
+            .Select(Path.GetFileName).OfType<string>()
+            .Prepend(PyProject.FileName).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
 
     private static IReadOnlyList<string> BuildRequirements(string projectDirectory)
     {
