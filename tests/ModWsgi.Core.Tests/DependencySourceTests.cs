@@ -353,7 +353,9 @@ public sealed class DependencySourceTests : IDisposable
         Assert.Empty(plan.DependencyInputs);
         Assert.Contains("setuptools>=61\nflask>=2.2\n", PipScript(plan), StringComparison.Ordinal);
         Assert.DoesNotContain("pytest", PipScript(plan), StringComparison.Ordinal);
-        Assert.Contains("--no-deps --no-build-isolation --no-index -e .", plan.ProjectInstall!.Script, StringComparison.Ordinal);
+        Assert.Contains("--no-deps --no-build-isolation --no-index --use-pep517 -e .", plan.ProjectInstall!.Script, StringComparison.Ordinal);
+        // Fully static metadata: the editable install's result is reusable, keyed by pyproject.toml and the layout.
+        Assert.Equal([PyProject.FileName], plan.ProjectInstallInputs);
         Assert.Null(plan.MetadataFallback);
         Assert.Contains("ruff\nmypy\n", PipScript(Plan("lint")), StringComparison.Ordinal);
         Assert.Contains("pytest\n", PipScript(Plan("test")), StringComparison.Ordinal);
@@ -364,6 +366,24 @@ public sealed class DependencySourceTests : IDisposable
         Assert.Equal(key.Key, DependencyKey.Compute(ProjectFiles.Load(_project), Plan(), "sha256:b", "sha256:r", new PipSettings()).Key);
         File.WriteAllText(Path.Combine(_project, "pyproject.toml"), File.ReadAllText(Path.Combine(_project, "pyproject.toml")).Replace("\"flask>=2.2\"", "\"flask>=2.2\", \"click\""));
         Assert.Contains("metadata pyproject.toml changed", DependencyKey.Compute(ProjectFiles.Load(_project), Plan(), "sha256:b", "sha256:r", new PipSettings()).DescribeChangesFrom(key.Components));
+    }
+
+    [Fact]
+    public void ProjectInstallKey_FollowsTheMetadataAndTheLayout_NotOtherContents()
+    {
+        Write("pyproject.toml", "[project]\nname = 'app'\nversion = '1'\n");
+        Write("app/__init__.py", "X = 1\n");
+        var install = new BuildStep("project", "t", "pip install -e .");
+        string Key() => ProjectInstallKey.Compute(ProjectFiles.Load(_project), [PyProject.FileName], install, "sha256:deps");
+        var first = Key();
+
+        Write("app/__init__.py", "X = 2\n");
+        Assert.Equal(first, Key());
+        Write("app/views.py", "");
+        var withModule = Key();
+        Assert.NotEqual(first, withModule);
+        Write("pyproject.toml", "[project]\nname = 'app'\nversion = '2'\n");
+        Assert.NotEqual(withModule, Key());
     }
 
     [Theory]
@@ -385,6 +405,7 @@ public sealed class DependencySourceTests : IDisposable
         Assert.Equal(expected.Order(StringComparer.Ordinal), plan.DependencyInputs.Order(StringComparer.Ordinal));
         Assert.Contains("--dry-run --no-build-isolation --report", PipScript(plan), StringComparison.Ordinal);
         Assert.NotNull(plan.ProjectInstall);
+        Assert.Null(plan.ProjectInstallInputs);
         Assert.Equal([BuildPlan.WholeProject], plan.MetadataFallback!.DependencyInputs);
         Assert.Null(plan.MetadataFallback.ProjectInstall);
         var explained = plan.DependencySteps.Single(s => s.Name == "pip").ExplainFailure!(PipStepPlanner.MetadataNeedsSourceExit, ["ModuleNotFoundError: No module named 'app'"]);
