@@ -24,7 +24,34 @@ public sealed class DependencySourceTests(SdkFixture sdk) : IDisposable
     public async Task A_pyproject_only_Flask_app_keeps_its_dependency_layer_on_a_template_edit_and_serves_the_edit()
     {
         using var index = new RealPackageIndex();
-        var app = Path.Combine(_work.Path, "flaskr");
+        var project = WriteFlaskApp(Path.Combine(_work.Path, "flaskr"), index);
+        var app = Path.GetDirectoryName(project)!;
+        var image = NewImage("pydeps-flaskr");
+
+        var first = Publish(project, image, index.Url, index.Host);
+        Assert.Contains("dependencies from pyproject.toml", first.StdOut);
+        Assert.Contains("dependencies: miss", first.StdOut);
+        Assert.Contains("Installing the project itself", first.StdOut);
+
+        Write(app, "flaskr/templates/index.html", "edited template");
+        var timer = Stopwatch.StartNew();
+        var second = sdk.PublishImage(project, null, ["-v:d"], "ContainerRepository=" + image, "WsgiPipIndexUrl=" + index.Url, "WsgiPipTrustedHost=" + index.Host);
+        Assert.True(second.ExitCode == 0, second.Output);
+        timer.Stop();
+        Console.WriteLine(string.Join("\n", second.StdOut.Split('\n').Where(l => l.Contains("timings:") || l.Contains("----->"))));
+        Assert.Contains("dependencies: cached (key sha256:", second.StdOut);
+        Assert.DoesNotContain("Installing the project's dependencies", second.StdOut);
+        // The editable install's files are reused too: the metadata and the file layout did not change.
+        Assert.Contains("project install: cached", second.StdOut);
+        Assert.DoesNotContain("Installing the project itself", second.StdOut);
+        Console.WriteLine($"pydeps: template-edit rebuild took {timer.Elapsed.TotalSeconds:F1} s");
+
+        using var container = RunningContainer.Start(image);
+        Assert.Equal((200, "edited template"), await container.GetAsync("/"));
+    }
+
+    private string WriteFlaskApp(string app, RealPackageIndex index)
+    {
         Write(app, "pyproject.toml", $"""
             [build-system]
             requires = ["setuptools>=61", "wheel"]
@@ -53,30 +80,31 @@ public sealed class DependencySourceTests(SdkFixture sdk) : IDisposable
         Write(app, "flaskr/templates/index.html", "first template");
         Write(app, "wsgi.py", "from flaskr import create_app\napplication = create_app()\n");
         Write(app, ".dockerignore", "*.proj\nnuget.config\n");
-        var project = sdk.WriteProject(app, "flaskr");
-        var image = NewImage("pydeps-flaskr");
-
-        var first = Publish(project, image, index.Url, index.Host);
-        Assert.Contains("dependencies from pyproject.toml", first.StdOut);
-        Assert.Contains("dependencies: miss", first.StdOut);
-        Assert.Contains("Installing the project itself", first.StdOut);
-
-        Write(app, "flaskr/templates/index.html", "edited template");
-        var timer = Stopwatch.StartNew();
-        var second = sdk.PublishImage(project, null, ["-v:d"], "ContainerRepository=" + image, "WsgiPipIndexUrl=" + index.Url, "WsgiPipTrustedHost=" + index.Host);
-        Assert.True(second.ExitCode == 0, second.Output);
-        timer.Stop();
-        Console.WriteLine(string.Join("\n", second.StdOut.Split('\n').Where(l => l.Contains("timings:") || l.Contains("----->"))));
-        Assert.Contains("dependencies: cached (key sha256:", second.StdOut);
-        Assert.DoesNotContain("Installing the project's dependencies", second.StdOut);
-        // The editable install's files are reused too: the metadata and the file layout did not change.
-        Assert.Contains("project install: cached", second.StdOut);
-        Assert.DoesNotContain("Installing the project itself", second.StdOut);
-        Console.WriteLine($"pydeps: template-edit rebuild took {timer.Elapsed.TotalSeconds:F1} s");
-
-        using var container = RunningContainer.Start(image);
-        Assert.Equal((200, "edited template"), await container.GetAsync("/"));
+        return sdk.WriteProject(app, "flaskr");
     }
+
+    [DockerFact]
+    public void A_self_installing_app_gives_the_same_image_from_a_cold_cache_and_from_a_reused_install()
+    {
+        using var index = new RealPackageIndex();
+        var project = WriteFlaskApp(Path.Combine(_work.Path, "repro"), index);
+        var image = NewImage("pydeps-repro");
+        var cold = Path.Combine(_work.Path, "cache-cold");
+
+        var first = Publish(project, image, index.Url, index.Host, "WsgiCacheDirectory=" + cold);
+        // Only an mtime changes: the build runs again (not "up to date"), reusing the install, and must give the same image.
+        File.SetLastWriteTimeUtc(Path.Combine(Path.GetDirectoryName(project)!, "wsgi.py"), DateTime.UtcNow.AddHours(-2));
+        var reused = Publish(project, image, index.Url, index.Host, "WsgiCacheDirectory=" + cold);
+        var other = Publish(project, image, index.Url, index.Host, "WsgiCacheDirectory=" + Path.Combine(_work.Path, "cache-other"));
+
+        Assert.Contains("project install: cached", reused.StdOut);
+        Assert.Equal(ImageId(first), ImageId(reused));
+        Assert.Equal(ImageId(first), ImageId(other));
+        Assert.DoesNotContain("project install: cached", other.StdOut);
+    }
+
+    private static string ImageId(ProcessResult build) =>
+        build.StdOut.Split('\n').Select(l => l.Trim()).First(l => l.StartsWith("image id: ", StringComparison.Ordinal))["image id: ".Length..];
 
     [DockerFact]
     public async Task A_setup_py_that_reads_its_package_falls_back_to_the_whole_folder_and_says_why()
