@@ -78,6 +78,9 @@ public sealed record ImageBuildOptions
     /// <summary>WsgiDjangoCollectStatic: run `collectstatic --noinput` in the build of a Django project.</summary>
     public bool DjangoCollectStatic { get; init; } = Settings.SettingsTable.WsgiDjangoCollectStatic.DefaultSwitch;
 
+    /// <summary>WsgiDependencyGroups: lock groups/extras (or pyproject extras and dependency groups) installed besides the main ones.</summary>
+    public IReadOnlyList<string> DependencyGroups { get; init; } = [];
+
     /// <summary>ContainerUser: the user the container runs as (e.g. 1001); null keeps the base image's (root,
     /// with Apache's children and the mod_wsgi daemons as www-data).</summary>
     public string? User { get; init; }

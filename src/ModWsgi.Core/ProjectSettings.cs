@@ -38,6 +38,7 @@ public sealed record ProjectSettings
     public string? WsgiPipIndexUrl { get; init; }
     public IReadOnlyList<string> WsgiPipExtraIndexUrl { get; init; } = [];
     public IReadOnlyList<string> WsgiPipTrustedHost { get; init; } = [];
+    public IReadOnlyList<string> WsgiDependencyGroups { get; init; } = [];
     public string? WsgiCacheDirectory { get; init; }
     public string? DockerHost { get; init; }
     public string? ContainerUser { get; init; }
@@ -73,6 +74,7 @@ public sealed record ProjectSettings
         WsgiPipIndexUrl = values.Text(SettingsTable.WsgiPipIndexUrl),
         WsgiPipExtraIndexUrl = values.Includes(SettingsTable.WsgiPipExtraIndexUrl),
         WsgiPipTrustedHost = values.Includes(SettingsTable.WsgiPipTrustedHost),
+        WsgiDependencyGroups = values.Includes(SettingsTable.WsgiDependencyGroups),
         WsgiCacheDirectory = values.Text(SettingsTable.WsgiCacheDirectory),
         ContainerUser = values.Text(SettingsTable.ContainerUser),
         ContainerPort = values.Includes(SettingsTable.ContainerPort),
@@ -119,6 +121,8 @@ public sealed record ProjectSettings
         WsgiServer = ServerKinds.Parse(WsgiServer),
         FrameworkDetection = Switch(SettingsTable.WsgiFrameworkDetection, WsgiFrameworkDetection),
         DjangoCollectStatic = Switch(SettingsTable.WsgiDjangoCollectStatic, WsgiDjangoCollectStatic),
+        DependencyGroups = WsgiDependencyGroups
+            .SelectMany(g => g.Split([',', ';'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray(),
         Server = new WsgiServerOptions
         {
             ApplicationType = WsgiApplicationTypes.Parse(Blank(WsgiApplicationType) ?? SettingsTable.WsgiApplicationType.Default),

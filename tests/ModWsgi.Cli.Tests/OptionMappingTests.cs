@@ -30,6 +30,7 @@ public sealed class OptionMappingTests : IDisposable
             "--pip-index-url", "http://127.0.0.1:3141/simple",
             "--pip-extra-index-url", "http://127.0.0.1:3142/simple", "--pip-extra-index-url", "http://127.0.0.1:3143/simple",
             "--pip-trusted-host", "127.0.0.1", "--pip-trusted-host", "localhost",
+            "--dependency-group", "dev", "--dependency-group", "postgres",
             "--cache-dir", "/tmp/cache-here",
             "--docker-host", "tcp://127.0.0.1:2375",
             "--label", "org.opencontainers.image.vendor=Example", "--label", "equation=a=b",
@@ -60,6 +61,7 @@ public sealed class OptionMappingTests : IDisposable
         Assert.Equal("http://127.0.0.1:3141/simple", options.Pip.IndexUrl);
         Assert.Equal(["http://127.0.0.1:3142/simple", "http://127.0.0.1:3143/simple"], options.Pip.ExtraIndexUrls);
         Assert.Equal(["127.0.0.1", "localhost"], options.Pip.TrustedHosts);
+        Assert.Equal(["dev", "postgres"], options.DependencyGroups);
         Assert.Equal("/tmp/cache-here", options.CacheDirectory);
         Assert.Equal("tcp://127.0.0.1:2375", options.DockerHost);
         Assert.Equal(new Dictionary<string, string> { ["org.opencontainers.image.vendor"] = "Example", ["equation"] = "a=b" }, options.Labels);

@@ -156,19 +156,35 @@ public sealed class DependencyKeyTests : IDisposable
     }
 
     [Fact]
-    public void WithoutRequirementsTxt_ASetupPyMakesTheWholeFolderAnInput()
+    public void WithoutRequirementsTxt_ASetupPyProjectIsKeyedByItsMetadataFiles_NotItsSource()
     {
         File.Delete(Path.Combine(_project, "requirements.txt"));
         Write("setup.py", "from setuptools import setup\nsetup(name='app')\n");
         var before = Key();
 
-        Assert.Contains("input wsgi.py", before.Components.Keys);
+        Assert.Contains("input setup.py", before.Components.Keys);
+        Assert.DoesNotContain("input wsgi.py", before.Components.Keys);
+        Write("wsgi.py", "from app import app as application  # edited\n");
+        Assert.Equal(before.Key, Key().Key);
+
+        Write("setup.py", "from setuptools import setup\nsetup(name='app', install_requires=['flask'])\n");
+        Assert.Equal(["input setup.py changed"], Key().DescribeChangesFrom(before.Components));
+    }
+
+    [Fact]
+    public void WhenTheMetadataNeedsTheSource_TheFallbackMakesTheWholeFolderAnInput()
+    {
+        File.Delete(Path.Combine(_project, "requirements.txt"));
+        Write("setup.py", "from setuptools import setup\nsetup(name='app')\n");
+        var fallback = BuildPlan.Create(_project).MetadataFallback!;
+        DependencyKey FallbackKey() => DependencyKey.Compute(ProjectFiles.Load(_project), fallback, "sha256:base", "sha256:runtime", new PipSettings());
+        var before = FallbackKey();
+
         Assert.Contains("input static/site.css", before.Components.Keys);
         Write("wsgi.py", "from app import app as application  # edited\n");
-        var after = Key();
 
-        Assert.NotEqual(before.Key, after.Key);
-        Assert.Equal(["input wsgi.py changed"], after.DescribeChangesFrom(before.Components));
+        Assert.Equal(["input wsgi.py changed"], FallbackKey().DescribeChangesFrom(before.Components));
+        Assert.EndsWith("-e .", fallback.DependencySteps.Single(s => s.Name == "pip").Script, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -166,7 +166,8 @@ public sealed class ProjectFilesTests : IDisposable
         File.Delete(Path.Combine(_project, "requirements.txt"));
         Write("setup.py", "from setuptools import setup\nsetup()\n");
         Write("mysite.proj", "<Project />");
-        var plan = BuildPlan.Create(_project);
+        // The whole-folder plan, which a setup.py that reads the package falls back to.
+        var plan = BuildPlan.Create(_project).MetadataFallback!;
 
         var key = DependencyKey.Compute(ProjectFiles.Load(_project), plan, "sha256:1", "sha256:2", new PipSettings());
 

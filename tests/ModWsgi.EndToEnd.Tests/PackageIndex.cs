@@ -40,6 +40,13 @@ public sealed class PackageIndex : IDisposable
         }
     }
 
+    /// <summary>The sha256 of the wheel the index serves for name==version, computed from the file (for lock files the tests write).</summary>
+    public string Sha256Of(string name, string version)
+    {
+        var wheel = Directory.GetFiles(Path.Combine(_root.Path, "wheels"), $"{name.Replace('-', '_')}-{version}-*.whl").Single();
+        return Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(wheel)));
+    }
+
     public void Dispose()
     {
         _server.Dispose();
@@ -49,7 +56,7 @@ public sealed class PackageIndex : IDisposable
     private static void BuildWheels(string root, (string Name, string Version, string ModuleSource)[] packages)
     {
         foreach (var (name, version, module) in packages)
-            FixturePackages.WriteSetuptoolsProject(Path.Combine(root, "src", name), name, version, module);
+            FixturePackages.WriteSetuptoolsProject(Path.Combine(root, "src", name + "-" + version), name, version, module);
         // The base image's pip builds the wheels offline, with Debian's setuptools/wheel wheels (PIP_FIND_LINKS).
         Run.DockerOk("run", "--rm", "-v", $"{root}:/work", "modwsgi/base:bookworm", "bash", "-ec",
             "for p in /work/src/*; do /usr/bin/python3 -m pip wheel -q --no-deps --no-index -w /work/wheels \"$p\"; done; chmod -R a+rwX /work");
@@ -59,16 +66,22 @@ public sealed class PackageIndex : IDisposable
     {
         var simple = Path.Combine(root, "simple");
         Directory.CreateDirectory(simple);
-        var names = new List<string>();
-        foreach (var wheel in Directory.GetFiles(Path.Combine(root, "wheels"), "*.whl"))
+        // One page per project, listing every version's wheel (with its sha256, as PyPI's pages do).
+        var byProject = Directory.GetFiles(Path.Combine(root, "wheels"), "*.whl")
+            .GroupBy(wheel => Path.GetFileName(wheel).Split('-')[0].ToLowerInvariant().Replace('_', '-'))
+            .OrderBy(g => g.Key, StringComparer.Ordinal).ToArray();
+        var names = byProject.Select(g => g.Key).ToList();
+        foreach (var project in byProject)
         {
-            var file = Path.GetFileName(wheel);
-            var project = file.Split('-')[0].ToLowerInvariant().Replace('_', '-');
-            names.Add(project);
-            var sha = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(wheel)));
-            Directory.CreateDirectory(Path.Combine(simple, project));
-            File.WriteAllText(Path.Combine(simple, project, "index.html"),
-                $"<!DOCTYPE html><html><body><a href=\"../../wheels/{file}#sha256={sha}\">{file}</a></body></html>");
+            var links = project.Order(StringComparer.Ordinal).Select(wheel =>
+            {
+                var file = Path.GetFileName(wheel);
+                var sha = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(wheel)));
+                return $"<a href=\"../../wheels/{file}#sha256={sha}\">{file}</a>";
+            });
+            Directory.CreateDirectory(Path.Combine(simple, project.Key));
+            File.WriteAllText(Path.Combine(simple, project.Key, "index.html"),
+                $"<!DOCTYPE html><html><body>{string.Concat(links)}</body></html>");
         }
         File.WriteAllText(Path.Combine(simple, "index.html"),
             "<!DOCTYPE html><html><body>" + string.Concat(names.Select(n => $"<a href=\"{n}/\">{n}</a>")) + "</body></html>");

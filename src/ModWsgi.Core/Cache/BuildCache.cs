@@ -35,6 +35,13 @@ public sealed class BuildCache
 
     public void SavePassedServerCheck(string key) => WriteJson(EntryPath("checks", key), new JsonObject { ["passed"] = true });
 
+    /// <summary>What installing a self-installing project added outside /app (its editable .pth/finder and dist-info), by <see cref="Steps.ProjectInstallKey"/>.</summary>
+    public Layer? FindProjectInstall(string key) =>
+        ParseLayer((ReadJson(EntryPath("project-install", key)) as JsonObject)?["layer"]) is { } found && Blobs.Contains(found.Blob.Digest) ? found : null;
+
+    public void SaveProjectInstall(string key, Layer layer) =>
+        WriteJson(EntryPath("project-install", key), new JsonObject { ["layer"] = LayerJson(layer) });
+
     /// <summary>Per-project notes (keyed by the project's full path): what the last build and publish saw.</summary>
     public JsonObject ReadProjectNotes(string projectDirectory) =>
         ReadJson(ProjectPath(projectDirectory)) as JsonObject ?? new JsonObject();

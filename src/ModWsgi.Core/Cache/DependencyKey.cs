@@ -24,6 +24,8 @@ public sealed record DependencyKey(string Key, IReadOnlyDictionary<string, strin
             ["pip-settings"] = Hash(string.Join('\n', pip.ToEnvironment().Concat(environment ?? []))),
             ["steps"] = Hash(string.Join('\n', plan.DependencySteps.Select(s => s.Script))),
         };
+        foreach (var (name, value) in plan.DerivedInputs)
+            components[name] = value;
         foreach (var file in project.Enumerate(plan.DependencyInputFilter()))
         {
             if (file.Info.LinkTarget is { } target)

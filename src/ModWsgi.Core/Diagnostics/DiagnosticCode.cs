@@ -44,6 +44,9 @@ public static class DiagnosticCodes
     public static readonly DiagnosticCode VcsRepositoryMissing = new(2031, "A local VCS repository named in the requirements does not exist");
     public static readonly DiagnosticCode ProjectLayoutAmbiguous = new(2035, "Both .whiskey and .docker hold action_hooks, user_vars or server_args");
     public static readonly DiagnosticCode ServerOptionRejected = new(2036, "The launcher refused a server option at build time");
+    public static readonly DiagnosticCode DependencyFileInvalid = new(2015, "A pyproject.toml or lock file cannot be read");
+    public static readonly DiagnosticCode DependencyGroupUnknown = new(2016, "A WsgiDependencyGroups name is not in the lock file or pyproject.toml");
+    public static readonly DiagnosticCode LockedPackageNotHashed = new(2017, "A lock file names a package that cannot be installed by hash");
     public static readonly DiagnosticCode DjangoSettingsUnreadable = new(5003, "The Django settings could not be read in the build");
 
     // 3xxx engine and tools
@@ -71,6 +74,8 @@ public static class DiagnosticCodes
     // 5xxx Python, pip and hooks
     public static readonly DiagnosticCode BuildStepFailed = new(5001, "A build step exited non-zero");
     public static readonly DiagnosticCode VcsToolInstallFailed = new(5002, "A version-control tool could not be installed");
+    public static readonly DiagnosticCode MetadataNeedsSource = new(5004, "A self-installing project's dependencies could not be read from its metadata files alone");
+    public static readonly DiagnosticCode LockHashMismatch = new(5005, "A locked package's hash does not match what the index serves");
 
     /// <summary>Every code above, for the uniqueness test and the README table.</summary>
     public static IReadOnlyList<DiagnosticCode> All { get; } =

@@ -165,6 +165,11 @@ public static class SettingsTable
         "—", "hosts pip may reach without valid HTTPS (`;`-separated); the pip step's environment only")
     { CliOption = "--pip-trusted-host", CliHelpName = "HOST" };
 
+    public static readonly Setting WsgiDependencyGroups = new("WsgiDependencyGroups", SettingKind.List, null,
+        "— (the lock's default; main only)", "dependency groups and extras to install besides the main ones (`;`-separated): a lock file's groups/extras, pyproject.toml's optional-dependencies and dependency-groups")
+    // Images are for production: like Heroku (`poetry sync --only main`, `uv sync --no-default-groups`), no dev groups unless asked.
+    { CliOption = "--dependency-group", CliHelpName = "NAME" };
+
     public static readonly Setting WsgiCacheDirectory = new("WsgiCacheDirectory", SettingKind.Property, null,
         "`$MODWSGI_CACHE_DIR`, else `~/.cache/modwsgi`", "the build cache")
     { CliOption = "--cache-dir", CliHelpName = "DIR" };
@@ -198,7 +203,7 @@ public static class SettingsTable
         ContainerRepository, ContainerImageTag, ContainerImageTags, Version, ContainerBaseImage, WsgiPythonVersion, ContainerRegistry,
         ContainerArchiveOutputPath, ContainerInsecureRegistries, LocalRegistry, DockerHost, ContainerLabel,
         ContainerEnvironmentVariable, WsgiApplicationType, WsgiEntryPoint, WsgiCallableObject, WsgiWorkingDirectory,
-        WsgiUrlAlias, WsgiServerArgument, WsgiPipIndexUrl, WsgiPipExtraIndexUrl, WsgiPipTrustedHost, WsgiCacheDirectory,
+        WsgiUrlAlias, WsgiServerArgument, WsgiPipIndexUrl, WsgiPipExtraIndexUrl, WsgiPipTrustedHost, WsgiDependencyGroups, WsgiCacheDirectory,
         ContainerUser, ContainerPort, WsgiServer, WsgiFrameworkDetection, WsgiDjangoCollectStatic,
     ];
 

@@ -140,6 +140,8 @@ public sealed class BuildContainer
         }, cancellationToken).ConfigureAwait(false);
         if (exitCode != 0)
         {
+            if (step.ExplainFailure?.Invoke(exitCode, tail.ToArray()) is { } explained)
+                throw explained;
             throw new ModWsgiException(step.FailureCode,
                 $"The build step '{step.Name}' ({step.Title}) failed with exit code {exitCode}; no image was tagged. " +
                 $"Fix the cause shown in its last lines of output and build again:{Environment.NewLine}" +

@@ -34,7 +34,28 @@ public sealed record BuildPlan(
     /// <summary>The folder of hooks, user_vars and server_args: .docker or .whiskey (<see cref="ProjectLayout.Folder"/>).</summary>
     public string Layout { get; init; } = ProjectLayout.Docker;
 
-    public static BuildPlan Create(string projectDirectory)
+    /// <summary>Installs the project itself (--no-deps) in the application layer, before the build hook; null when the dependency phase installs it or nothing.</summary>
+    public BuildStep? ProjectInstall { get; init; }
+
+    /// <summary>
+    /// Files whose contents (with the project's file layout) decide what <see cref="ProjectInstall"/> writes outside /app,
+    /// so its result can be reused; null when the install may read anything (setup.py, dynamic metadata).
+    /// </summary>
+    public IReadOnlyList<string>? ProjectInstallInputs { get; init; }
+
+    /// <summary>Key components that are not files: a lock's selected groups, pyproject.toml's dependency tables.</summary>
+    public IReadOnlyDictionary<string, string> DerivedInputs { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Where the dependencies come from, for the log (null when nothing is installed with pip).</summary>
+    public string? DependencySource { get; init; }
+
+    /// <summary>
+    /// The plan to switch to when the dependency phase finds that the metadata needs the project's source (a setup.py that
+    /// reads the package): today's whole-folder <c>pip install -e .</c>. Null when the plan cannot turn out that way.
+    /// </summary>
+    public BuildPlan? MetadataFallback { get; init; }
+
+    public static BuildPlan Create(string projectDirectory, IReadOnlyList<string>? dependencyGroups = null)
     {
         if (!Directory.Exists(projectDirectory))
             throw new ModWsgiException(DiagnosticCodes.ProjectDirectoryMissing,
@@ -63,14 +84,10 @@ public sealed record BuildPlan(
                 "rm -rf /var/lib/apt/lists/* /var/cache/apt/*" + BazaarWrapper(requirements)) { FailureCode = DiagnosticCodes.VcsToolInstallFailed });
         }
 
-        var pip = $"/usr/bin/python3 -m pip --python {VirtualEnv}/bin/python install --no-cache-dir --src {EditableCheckouts}";
-        if (File.Exists(Path.Combine(projectDirectory, "requirements.txt")))
-            steps.Add(new BuildStep("pip", "Installing dependencies with pip", $"{pip} -r requirements.txt"));
-        else if (File.Exists(Path.Combine(projectDirectory, "setup.py")) || File.Exists(Path.Combine(projectDirectory, "pyproject.toml")))
-        {
-            steps.Add(new BuildStep("pip", "Installing the application folder with pip (no requirements.txt)", $"{pip} -e ."));
-            inputs.Add(WholeProject);
-        }
+        var stepsBeforePip = steps.Count;
+        var pip = PipStepPlanner.Plan(projectDirectory, requirements, dependencyGroups ?? []);
+        steps.AddRange(pip.Steps);
+        inputs.AddRange(pip.Inputs);
 
         if (StripCheckoutMetadata(requirements) is { } strip)
             steps.Add(strip);
@@ -79,7 +96,26 @@ public sealed record BuildPlan(
         inputs.AddRange(inputs.SelectMany(input => SymlinkTargets(projectDirectory, input)).ToArray());
         RefuseAlwaysExcluded(inputs);
         var distinctInputs = inputs.Contains(WholeProject) ? [WholeProject] : inputs.Distinct(StringComparer.Ordinal).ToArray();
-        return new BuildPlan(steps, buildHook, distinctInputs, warnings, requirements) { Layout = layout };
+        var plan = new BuildPlan(steps, buildHook, distinctInputs, warnings, requirements)
+        {
+            Layout = layout,
+            ProjectInstall = pip.ProjectInstall,
+            ProjectInstallInputs = pip.ProjectInstallInputs,
+            DerivedInputs = pip.KeyComponents,
+            DependencySource = pip.Source,
+        };
+        return pip.Fallback is not { } fallback ? plan : plan with
+        {
+            MetadataFallback = plan with
+            {
+                DependencySteps = [.. steps.Take(stepsBeforePip), .. fallback.Steps, .. steps.Skip(stepsBeforePip + pip.Steps.Count)],
+                DependencyInputs = [WholeProject],
+                ProjectInstall = null,
+                ProjectInstallInputs = null,
+                DerivedInputs = fallback.KeyComponents,
+                DependencySource = fallback.Source,
+            },
+        };
     }
 
     /// <summary>
