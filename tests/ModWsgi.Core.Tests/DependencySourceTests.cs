@@ -351,7 +351,7 @@ public sealed class DependencySourceTests : IDisposable
         var key = DependencyKey.Compute(files, plan, "sha256:b", "sha256:r", new PipSettings());
 
         Assert.Empty(plan.DependencyInputs);
-        Assert.Contains("setuptools>=61\nflask>=2.2\n", PipScript(plan), StringComparison.Ordinal);
+        Assert.Contains("setuptools>=61\nwheel\nflask>=2.2\n", PipScript(plan), StringComparison.Ordinal); // wheel: setuptools' build hook asks for it
         Assert.DoesNotContain("pytest", PipScript(plan), StringComparison.Ordinal);
         Assert.Contains("--no-deps --no-build-isolation --no-index --use-pep517 -e .", plan.ProjectInstall!.Script, StringComparison.Ordinal);
         // Fully static metadata: the editable install's result is reusable, keyed by pyproject.toml and the layout.
@@ -444,5 +444,21 @@ public sealed class DependencySourceTests : IDisposable
         else
             Assert.Equal(never, result.Never);
         Assert.Equal(residual, result.Residual);
+    }
+}
+
+/// <summary>The build requirements a --no-build-isolation install of the project needs.</summary>
+public sealed class BuildRequirementsTests
+{
+    [Theory]
+    [InlineData("requires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"", "setuptools>=61 wheel")]
+    [InlineData("requires = [\"setuptools>=61\", \"Wheel>=0.37\"]\nbuild-backend = \"setuptools.build_meta\"", "setuptools>=61 Wheel>=0.37")]
+    [InlineData("requires = [\"setuptools\"]", "setuptools wheel")]
+    [InlineData("requires = [\"flit_core<4\"]\nbuild-backend = \"flit_core.buildapi\"", "flit_core<4")]
+    public void Setuptools_backends_get_the_wheel_their_build_hook_would_ask_for(string buildSystem, string expected)
+    {
+        var document = Tomlyn.TomlSerializer.Deserialize<Tomlyn.Model.TomlTable>("[build-system]\n" + buildSystem)!;
+
+        Assert.Equal(expected, string.Join(' ', ModWsgi.Core.Python.PyProject.BuildRequirementsOf(document)));
     }
 }

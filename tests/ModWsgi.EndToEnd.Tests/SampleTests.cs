@@ -64,8 +64,9 @@ public sealed class SampleTests(SdkFixture sdk) : IDisposable
     public async Task Flask_tutorial_inits_its_database_in_the_deploy_hook_and_registers_a_user(string python, string suite, string modWsgi)
     {
         var image = Build("flask-tutorial", null, "WsgiPythonVersion=" + python);
-        // pyproject.toml only: the folder installs itself.
-        Assert.Contains("Installing the application folder with pip", image.Log);
+        // pyproject.toml only: its dependencies come from its metadata, then the project installs itself on top.
+        Assert.Contains("dependencies from pyproject.toml [project] dependencies", image.Log);
+        Assert.Contains("Installing the project itself", image.Log);
         Assert.Contains($"base image modwsgi/base:{suite}", image.Log);
 
         using var container = RunningContainer.Start(image.Name);

@@ -82,6 +82,14 @@ public sealed class SdkFixture : IDisposable
     /// <summary>`dotnet build PROJECT -t:PublishImage` as a user runs it, with the normal-verbosity log returned.</summary>
     public ProcessResult PublishImage(string project, params string[] properties) => PublishImage(project, null, properties);
 
+    /// <summary><see cref="PublishImage(string, string[])"/>, failing the test with the build's output unless it succeeded.</summary>
+    public ProcessResult PublishImageOk(string project, params string[] properties)
+    {
+        var build = PublishImage(project, properties);
+        Assert.True(build.ExitCode == 0, "PublishImage failed:\n" + build.Output);
+        return build;
+    }
+
     public ProcessResult PublishImage(string project, IReadOnlyDictionary<string, string?>? environment, params string[] properties) =>
         PublishImage(project, environment, [], properties);
 

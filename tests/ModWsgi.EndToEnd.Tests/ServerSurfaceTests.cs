@@ -18,7 +18,7 @@ public sealed class ServerSurfaceTests(SdkFixture sdk) : IDisposable
               <ContainerPort Include="8080" />
             </ItemGroup>
             """);
-        Build(project);
+        sdk.PublishImageOk(project, "ContainerRepository=" + _image);
         var config = System.Text.Json.Nodes.JsonNode.Parse(Run.DockerOk("image", "inspect", _image, "-f", "{{json .Config}}"))!;
         Assert.Equal("1001", config["User"]!.GetValue<string>());
         Assert.NotNull(config["ExposedPorts"]!["8080/tcp"]);
@@ -35,7 +35,7 @@ public sealed class ServerSurfaceTests(SdkFixture sdk) : IDisposable
     [DockerFact]
     public async Task MOD_WSGI_PROCESSES_3_at_docker_run_gives_3_daemon_processes_and_root_images_run_daemons_as_www_data()
     {
-        Build(WriteHello(""));
+        sdk.PublishImageOk(WriteHello(""), "ContainerRepository=" + _image);
 
         using var container = RunningContainer.Start(_image, ["-e", "MOD_WSGI_PROCESSES=3"], []);
         var (status, _) = await container.GetAsync("/");
@@ -54,12 +54,6 @@ public sealed class ServerSurfaceTests(SdkFixture sdk) : IDisposable
         _project.Write("wsgi.py", "def application(e, s):\n    s('200 OK', [('Content-Type', 'text/plain')])\n    return [b'hello']\n");
         _project.Write("requirements.txt", "");
         return sdk.WriteProject(_project.Path, "surface", body);
-    }
-
-    private void Build(string project)
-    {
-        var build = sdk.PublishImage(project, "ContainerRepository=" + _image);
-        Assert.True(build.ExitCode == 0, "PublishImage failed:\n" + build.Output);
     }
 
     public void Dispose()

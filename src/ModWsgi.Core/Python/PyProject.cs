@@ -19,6 +19,23 @@ public static class PyProject
     /// <summary>What pip assumes without [build-system] (PEP 517's fallback to setuptools' legacy backend).</summary>
     public static readonly IReadOnlyList<string> LegacyBuildRequirements = ["setuptools>=40.8.0", "wheel"];
 
+    /// <summary>
+    /// [build-system] requires, plus what the backend asks for at build time: pip installs the project with
+    /// --no-build-isolation, which skips the get_requires_for_build_* hook, and setuptools before 70.1 answers it with
+    /// "wheel" (without it the editable install fails with "invalid command 'bdist_wheel'").
+    /// </summary>
+    public static IReadOnlyList<string> BuildRequirementsOf(TomlTable document)
+    {
+        if (document.Table("build-system") is not { } buildSystem)
+            return LegacyBuildRequirements;
+        var requires = buildSystem.Strings("requires") ?? [];
+        var backend = buildSystem.TryGetValue("build-backend", out var value) ? value as string : null;
+        var setuptools = backend is null || backend.StartsWith("setuptools.build_meta", StringComparison.Ordinal);
+        // The name is what a PEP 508 line starts with, up to a version, extra, marker or URL.
+        var hasWheel = requires.Any(r => string.Equals(new string(r.Trim().TakeWhile(c => char.IsLetterOrDigit(c) || c is '-' or '_' or '.').ToArray()), "wheel", StringComparison.OrdinalIgnoreCase));
+        return setuptools && !hasWheel ? [.. requires, "wheel"] : requires;
+    }
+
     /// <summary>The static metadata, or null with <paramref name="whyNot"/> saying what is dynamic or missing.</summary>
     public static StaticMetadata? ReadStatic(string projectDirectory, IReadOnlyList<string> selected, out string whyNot)
     {
@@ -61,7 +78,7 @@ public static class PyProject
             if (groups.ContainsKey(name))
                 requirements.AddRange(GroupRequirements(groups, name, []));
         }
-        var build = document.Table("build-system") is { } buildSystem ? buildSystem.Strings("requires") ?? [] : LegacyBuildRequirements;
+        var build = BuildRequirementsOf(document);
         foreach (var requirement in requirements.Concat(build))
             RequirementLine.Check(FileName, requirement);
         var fullyStatic = dynamic.Count == 0 && !File.Exists(Path.Combine(projectDirectory, "setup.py"));

@@ -158,10 +158,10 @@ public static partial class PipStepPlanner
         var path = Path.Combine(projectDirectory, PyProject.FileName);
         if (!File.Exists(path))
             return PyProject.LegacyBuildRequirements;
-        var requires = TomlFile.Read(path, PyProject.FileName).Table("build-system")?.Strings("requires");
-        foreach (var requirement in requires ?? [])
+        var requires = PyProject.BuildRequirementsOf(TomlFile.Read(path, PyProject.FileName));
+        foreach (var requirement in requires)
             RequirementLine.Check(PyProject.FileName, requirement);
-        return requires ?? PyProject.LegacyBuildRequirements;
+        return requires;
     }
 
     /// <summary>pip in hash-checking mode; a hash that does not match the index fails with MODWSGI5005 naming the package.</summary>
