@@ -35,7 +35,7 @@ public sealed class DependencySourceTests(SdkFixture sdk) : IDisposable
 
         Write(app, "flaskr/templates/index.html", "edited template");
         var timer = Stopwatch.StartNew();
-        var second = sdk.PublishImage(project, null, ["-v:d"], "ContainerRepository=" + image, "WsgiPipIndexUrl=" + index.Url, "WsgiPipTrustedHost=" + index.Host);
+        var second = Tracked(sdk.PublishImage(project, null, ["-v:d"], "ContainerRepository=" + image, "WsgiPipIndexUrl=" + index.Url, "WsgiPipTrustedHost=" + index.Host));
         Assert.True(second.ExitCode == 0, second.Output);
         timer.Stop();
         Console.WriteLine(string.Join("\n", second.StdOut.Split('\n').Where(l => l.Contains("timings:") || l.Contains("----->"))));
@@ -283,6 +283,14 @@ public sealed class DependencySourceTests(SdkFixture sdk) : IDisposable
     {
         var result = sdk.PublishImage(project, ["ContainerRepository=" + image, "WsgiPipIndexUrl=" + indexUrl, "WsgiPipTrustedHost=" + indexHost, .. properties]);
         Assert.True(result.ExitCode == 0, "PublishImage failed:\n" + result.Output);
+        return Tracked(result);
+    }
+
+    /// <summary>A rebuild moves the tag, leaving the image before it untagged: each build's id is removed too.</summary>
+    private ProcessResult Tracked(ProcessResult result)
+    {
+        if (result.StdOut.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith("image id: ", StringComparison.Ordinal)) is { } line)
+            _images.Add(line["image id: ".Length..]);
         return result;
     }
 
