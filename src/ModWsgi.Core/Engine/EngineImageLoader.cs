@@ -62,12 +62,8 @@ public sealed class EngineImageLoader(IContainerEngine engine, BuildCache cache,
         // The image now under the first tag (our previous load, on a source-only rebuild) holds the blobs of the
         // leading layers it shares with this one: our layer blobs are reproducible, so they are the same blobs.
         // Should the store hold other bytes for them after all, the load below is refused and retried with all.
-        if (tags.Count > 0 && await engine.InspectImageAsync(tags[0], cancellationToken).ConfigureAwait(false) is { } current
-            && current["RootFS"]?["Layers"] is JsonArray layers)
-        {
-            var common = layers.Select(l => l?.GetValue<string>()).Zip(image.Layers).TakeWhile(p => p.First == p.Second.DiffId).Count();
-            _blobsInContentStore.UnionWith(image.Layers.Take(common).Select(l => l.Blob.Digest));
-        }
+        var common = await LeadingLayersHeldUnderAsync(tags, image.Layers.Select(l => l.DiffId).ToArray(), cancellationToken).ConfigureAwait(false);
+        _blobsInContentStore.UnionWith(image.Layers.Take(common).Select(l => l.Blob.Digest));
         var held = image.Layers.Select(l => l.Blob.Digest).Where(_blobsInContentStore.Contains).ToHashSet(StringComparer.Ordinal);
         try
         {
@@ -115,13 +111,14 @@ public sealed class EngineImageLoader(IContainerEngine engine, BuildCache cache,
             return ([.. baseLayers, .. added], 0);
         }
         var diffIds = baseImage.DiffIds.Concat(added.Select(l => l.DiffId)).ToArray();
-        var held = baseImage.DiffIds.Count;
-        if (tags.Count > 0 && await engine.InspectImageAsync(tags[0], cancellationToken).ConfigureAwait(false) is { } current
-            && current["RootFS"]?["Layers"] is JsonArray layers)
-        {
-            var common = layers.Select(l => l?.GetValue<string>()).Zip(diffIds).TakeWhile(p => p.First == p.Second).Count();
-            held = Math.Max(held, common);
-        }
+        var held = Math.Max(baseImage.DiffIds.Count, await LeadingLayersHeldUnderAsync(tags, diffIds, cancellationToken).ConfigureAwait(false));
         return (added, held);
     }
+
+    /// <summary>How many leading layers of <paramref name="diffIds"/> the image now under the first tag has (0 without one).</summary>
+    private async Task<int> LeadingLayersHeldUnderAsync(IReadOnlyList<string> tags, IReadOnlyList<string> diffIds, CancellationToken cancellationToken) =>
+        tags.Count > 0 && await engine.InspectImageAsync(tags[0], cancellationToken).ConfigureAwait(false) is { } current
+            && current["RootFS"]?["Layers"] is JsonArray layers
+            ? layers.Select(l => l?.GetValue<string>()).Zip(diffIds).TakeWhile(p => p.First == p.Second).Count()
+            : 0;
 }
