@@ -23,7 +23,7 @@ public static class DiagnosticCodes
 
     // 2xxx project and configuration
     public static readonly DiagnosticCode ProjectDirectoryMissing = new(2001, "The project folder does not exist");
-    public static readonly DiagnosticCode RequirementsFileMissing = new(2002, "A requirements file named by -r/-c does not exist");
+    public static readonly DiagnosticCode RequirementsFileMissing = new(2002, "A requirements file named by -r/-c does not exist or is outside the project");
     public static readonly DiagnosticCode InvalidRepositoryName = new(2003, "ContainerRepository is not a valid image name");
     public static readonly DiagnosticCode InvalidImageTag = new(2004, "A container image tag is not valid");
     public static readonly DiagnosticCode InvalidApplicationType = new(2005, "WsgiApplicationType is not script, module, paste or static");
@@ -47,6 +47,12 @@ public static class DiagnosticCodes
     public static readonly DiagnosticCode DependencyFileInvalid = new(2015, "A pyproject.toml or lock file cannot be read");
     public static readonly DiagnosticCode DependencyGroupUnknown = new(2016, "A WsgiDependencyGroups name is not in the lock file or pyproject.toml");
     public static readonly DiagnosticCode LockedPackageNotHashed = new(2017, "A lock file names a package that cannot be installed by hash");
+    public static readonly DiagnosticCode SpecialFileSkipped = new(2070, "A FIFO, socket or device in the project folder was left out of the image");
+    public static readonly DiagnosticCode FileNameNotUtf8 = new(2071, "A file name in the project folder is not valid UTF-8");
+    public static readonly DiagnosticCode RequirementsFileUnreadable = new(2072, "A requirements file is not a regular file of a sane size");
+    public static readonly DiagnosticCode InputIgnored = new(2073, ".dockerignore leaves out a file the build needs");
+    public static readonly DiagnosticCode HookHasWindowsLineEndings = new(2074, "An action hook has Windows (CRLF) line endings");
+    public static readonly DiagnosticCode SetIdBitsDropped = new(2075, "Setuid/setgid bits were dropped from the application layer");
     public static readonly DiagnosticCode DjangoSettingsUnreadable = new(5003, "The Django settings could not be read in the build");
 
     // 3xxx engine and tools

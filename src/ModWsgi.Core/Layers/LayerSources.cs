@@ -8,7 +8,7 @@ public static class LayerSources
     public const string AppDirectory = "app";
     public const string RuntimeDirectory = "usr/local/bin";
 
-    /// <summary>The project folder under <c>app/</c>, owned by root, modes as on disk (executable hooks stay executable).</summary>
+    /// <summary>The project folder under <c>app/</c>, owned by root, modes as on disk (executable hooks stay executable) less setuid/setgid.</summary>
     public static async Task WriteProjectAsync(LayerWriter writer, ProjectFiles project,
         Func<string, bool>? include, CancellationToken cancellationToken)
     {
@@ -20,14 +20,20 @@ public static class LayerSources
             if (info.LinkTarget is { } target)
                 await writer.AddSymlinkAsync(name, target, 0, 0, cancellationToken).ConfigureAwait(false);
             else if (file.IsDirectory)
-                await writer.AddDirectoryAsync(name, info.UnixFileMode, 0, 0, cancellationToken).ConfigureAwait(false);
+                await writer.AddDirectoryAsync(name, WithoutSetIdBits(info.UnixFileMode), 0, 0, cancellationToken).ConfigureAwait(false);
             else
             {
                 await using var content = ((FileInfo)info).OpenRead();
-                await writer.AddFileAsync(name, info.UnixFileMode, 0, 0, content, cancellationToken).ConfigureAwait(false);
+                await writer.AddFileAsync(name, WithoutSetIdBits(info.UnixFileMode), 0, 0, content, cancellationToken).ConfigureAwait(false);
             }
         }
     }
+
+    /// <summary>The setuid and setgid bits: a user's file that becomes a root-owned setuid program in the image is a way to root.</summary>
+    public const UnixFileMode SetIdBits = UnixFileMode.SetUser | UnixFileMode.SetGroup;
+
+    /// <summary>A project file's mode in the layer: as on disk, less <see cref="SetIdBits"/> (the plan warns, MODWSGI2075).</summary>
+    public static UnixFileMode WithoutSetIdBits(UnixFileMode mode) => mode & ~SetIdBits;
 
     /// <summary>The application's data folder (/data): writable by the application, the place for a volume.</summary>
     public const string DataDirectory = "data";

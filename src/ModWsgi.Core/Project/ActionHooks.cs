@@ -91,6 +91,36 @@ public static class ActionHooks
     /// <summary>True for an existing file with an execute bit (app.sh, hooks).</summary>
     public static bool IsExecutable(string path) => ProbeFile(path) == HookState.Executable;
 
+    /// <summary>
+    /// A hook saved with Windows line endings fails in the container with "required file not found" (the kernel looks
+    /// for "/bin/sh\r"), which says nothing of the cause: refuse it before any container starts, with the fix.
+    /// </summary>
+    public static void RefuseWindowsLineEndings(string projectDirectory, string layout)
+    {
+        var folder = Path.Combine(projectDirectory, layout, ProjectLayout.ActionHooksFolder);
+        if (!Directory.Exists(folder))
+            return;
+        foreach (var hook in Directory.EnumerateFiles(folder).Order(StringComparer.Ordinal))
+        {
+            if (FileKinds.Of(hook) != FileKind.Regular)
+                continue;
+            // The first 64 KiB: a hook is a short script, and a CRLF anywhere shows in its first lines.
+            var head = new byte[64 * 1024];
+            int read;
+            using (var stream = File.OpenRead(hook))
+                read = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+            var crlf = head.AsSpan(0, read).IndexOf("\r\n"u8);
+            if (crlf < 0)
+                continue;
+            var line = head.AsSpan(0, crlf).Count((byte)'\n') + 1;
+            var relative = layout + "/" + ProjectLayout.ActionHooksFolder + "/" + Path.GetFileName(hook);
+            throw new ModWsgiException(DiagnosticCodes.HookHasWindowsLineEndings,
+                $"{relative} has Windows (CRLF) line endings (line {line} ends in \\r\\n), so the container cannot run it "
+                + $"(\"required file not found\"): convert it with \"sed -i 's/\\r$//' {relative}\" (or dos2unix), and keep git from "
+                + "converting it back with a '.docker/** text eol=lf' (or '.whiskey/** text eol=lf') line in .gitattributes.");
+        }
+    }
+
     /// <summary>The executable-bit rule of hooks, for any file.</summary>
     public static HookState ProbeFile(string path)
     {

@@ -97,6 +97,21 @@ public sealed class DockerIgnore
         return Evaluate(path, slash < 0 ? null : DirectoryMatches(path[..slash])).Excluded;
     }
 
+    /// <summary>The .dockerignore line (as written) that leaves out this path or the nearest folder above it; null if none does.</summary>
+    public string? ExcludedBy(string relativePath)
+    {
+        var prefix = Normalize(relativePath);
+        while (true)
+        {
+            if (IsExcluded(prefix) && _patterns.LastOrDefault(p => !p.IsException && p.Matches(prefix)) is { } pattern)
+                return pattern.Text;
+            var slash = prefix.LastIndexOf('/');
+            if (slash <= 0)
+                return null;
+            prefix = prefix[..slash];
+        }
+    }
+
     /// <summary>
     /// False when the directory is excluded and no exception could re-include anything below it, so a walker may
     /// skip it. Decided like BuildKit: with only plain-path exceptions, one must lie under the directory; a single

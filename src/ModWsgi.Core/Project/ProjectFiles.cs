@@ -1,3 +1,5 @@
+using ModWsgi.Core.Diagnostics;
+
 namespace ModWsgi.Core.Project;
 
 /// <summary>One file, directory or symlink of the project, by its '/'-separated project-relative path.</summary>
@@ -45,9 +47,21 @@ public sealed class ProjectFiles
 
     /// <param name="include">Optional narrowing (the dependency step sees only its inputs). It must also accept
     /// the directories that lead to an included path: only accepted directories are entered.</param>
-    public IEnumerable<ProjectFile> Enumerate(Func<string, bool>? include = null) => Walk(new DirectoryInfo(Directory), "", include);
+    /// <remarks>FIFOs, sockets and devices are never part of the image (<see cref="SpecialFiles"/> lists them); a name
+    /// that is not UTF-8 and not left out by .dockerignore is refused (MODWSGI2071).</remarks>
+    public IEnumerable<ProjectFile> Enumerate(Func<string, bool>? include = null) => Walk(new DirectoryInfo(Directory), "", include, null);
 
-    private IEnumerable<ProjectFile> Walk(DirectoryInfo directory, string relative, Func<string, bool>? include)
+    /// <summary>The FIFOs, sockets and devices the image leaves out (a dev server's socket, a pipe), for the build's warning.</summary>
+    public IReadOnlyList<(string RelativePath, FileKind Kind)> SpecialFiles()
+    {
+        var special = new List<(string, FileKind)>();
+        foreach (var _ in Walk(new DirectoryInfo(Directory), "", null, (path, kind) => special.Add((path, kind))))
+        {
+        }
+        return special;
+    }
+
+    private IEnumerable<ProjectFile> Walk(DirectoryInfo directory, string relative, Func<string, bool>? include, Action<string, FileKind>? skipped)
     {
         foreach (var info in directory.EnumerateFileSystemInfos().OrderBy(i => i.Name, StringComparer.Ordinal))
         {
@@ -59,13 +73,36 @@ public sealed class ProjectFiles
             var excluded = Ignore.IsExcluded(path);
             var included = include?.Invoke(path) ?? true;
             if (!excluded && included)
+            {
+                RefuseUndecodableName(info, path);
+                // Reading a FIFO blocks until a writer comes, a device may never end, a socket cannot be read: none of them
+                // is a file of the app. A regular file with bytes in it needs no second look.
+                if (info is FileInfo { LinkTarget: null } file && file.Length == 0 && FileKinds.Of(file.FullName) is var kind && FileKinds.IsSpecial(kind))
+                {
+                    skipped?.Invoke(path, kind);
+                    continue;
+                }
                 yield return new ProjectFile(path, info);
+            }
             if (isDirectory && included && (!excluded || Ignore.MayIncludeUnder(path)))
             {
-                foreach (var child in Walk((DirectoryInfo)info, path, include))
+                foreach (var child in Walk((DirectoryInfo)info, path, include, skipped))
                     yield return child;
             }
         }
+    }
+
+    /// <summary>
+    /// .NET decodes a name that is not UTF-8 with U+FFFD in place of the bad bytes, and that name then names no file: the
+    /// layer could not hold it, and tar headers and the OCI layout want UTF-8 anyway.
+    /// </summary>
+    private void RefuseUndecodableName(FileSystemInfo info, string path)
+    {
+        if (!info.Name.Contains('\uFFFD', StringComparison.Ordinal) || FileKinds.Of(info.FullName) != FileKind.Missing)
+            return;
+        throw new ModWsgiException(DiagnosticCodes.FileNameNotUtf8,
+            $"The name of '{path}' in '{Directory}' is not valid UTF-8 (the bad bytes are shown as \uFFFD), so it cannot go into "
+            + "the image: rename it, e.g. with 'convmv -f latin1 -t utf8 --notest', or leave it out with a .dockerignore line.");
     }
 
     private static string? InsideFolder(string projectDirectory, string? path)

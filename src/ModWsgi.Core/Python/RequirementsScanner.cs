@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.RegularExpressions;
 using ModWsgi.Core.Diagnostics;
+using ModWsgi.Core.Project;
 
 namespace ModWsgi.Core.Python;
 
@@ -98,6 +99,9 @@ public static class RequirementsScanner
         _ => throw new ArgumentOutOfRangeException(nameof(tool), tool, null),
     };
 
+    /// <summary>The largest requirements file read: 8 MiB (pip-compile's hashed output for a large app is a few hundred KiB).</summary>
+    public const long MaxRequirementsFileBytes = 8L * 1024 * 1024;
+
     private sealed class Scanner(string projectDirectory)
     {
         private readonly HashSet<string> _visited = new(StringComparer.Ordinal);
@@ -117,6 +121,7 @@ public static class RequirementsScanner
             // pip itself would recurse forever on a cycle; a second visit adds nothing new.
             if (!_visited.Add(file))
                 return;
+            RefuseUnreadable(file);
             Files.Add(Relative(file));
 
             foreach (var (lineNumber, line) in LogicalLines(File.ReadAllLines(file)))
@@ -162,7 +167,35 @@ public static class RequirementsScanner
                     $"{Relative(referencingFile)} line {lineNumber} names '{value}' with {flag}, but '{Relative(target)}' does not exist. " +
                     $"Create the file or fix the path; {flag} paths are relative to the folder of the file that names them.");
             }
+            if (IsOutsideProject(target))
+                throw new ModWsgiException(
+                    DiagnosticCodes.RequirementsFileMissing,
+                    $"{Relative(referencingFile)} line {lineNumber} names '{value}' with {flag}, which is outside the project folder "
+                    + $"'{ProjectDirectory}': the build container sees only the project, so pip could not read it there. Copy the file "
+                    + $"into the project and name it by its path there.");
             Visit(target);
+        }
+
+        private bool IsOutsideProject(string path)
+        {
+            var relative = Path.GetRelativePath(ProjectDirectory, path).Replace('\\', '/');
+            return relative == ".." || relative.StartsWith("../", StringComparison.Ordinal) || Path.IsPathRooted(relative);
+        }
+
+        /// <summary>
+        /// Requirements files are read whole, on the host: a FIFO would block the build, a device (-r /dev/zero) or a huge
+        /// file would grow memory without bound. A lock-exported requirements file with hashes is well under the limit.
+        /// </summary>
+        private void RefuseUnreadable(string file)
+        {
+            var target = new FileInfo(file).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? file;
+            var kind = FileKinds.Of(target);
+            var size = kind == FileKind.Regular ? new FileInfo(target).Length : 0;
+            if (kind == FileKind.Regular && size <= MaxRequirementsFileBytes)
+                return;
+            var what = kind == FileKind.Regular ? $"{size / (1024 * 1024)} MiB, over the {MaxRequirementsFileBytes / (1024 * 1024)} MiB a requirements file may have" : FileKinds.Describe(kind);
+            throw new ModWsgiException(DiagnosticCodes.RequirementsFileUnreadable,
+                $"'{Relative(file)}' is named as a requirements file but is {what}: -r/-c must name a text file in the project.");
         }
 
         private void AddRequirement(string requirement)

@@ -65,6 +65,7 @@ public sealed record BuildPlan(
         var warnings = new List<PlanWarning>();
         var inputs = new List<string>();
         var layout = ProjectLayout.Folder(projectDirectory);
+        ActionHooks.RefuseWindowsLineEndings(projectDirectory, layout);
 
         if (AddHook(ActionHooks.PreBuild, layout, projectDirectory, warnings) is { } preBuild)
             steps.Add(preBuild);

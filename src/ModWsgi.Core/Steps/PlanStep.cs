@@ -35,8 +35,54 @@ public sealed class PlanStep(ILogger logger)
                 detected.Django is { } d ? $", Django project (settings {d.SettingsModule})" : "");
 
         var files = ProjectFiles.For(options);
+        RefuseIgnoredInputs(options, build, files, checkEntryPoint: detected.Django is null && !serverArgsChooseApp
+            && detected.Server is not (ServerKind.PythonApp or ServerKind.ShellApp));
+        WarnAboutFilesLeftAsIs(files);
         var epoch = SourceDateEpoch.Resolve(git, environment.SourceDateEpoch);
         return new ImagePlan(options, baseImage, git, build, detected, files, epoch, runtimeScripts);
+    }
+
+    /// <summary>
+    /// A file the build needs (a requirements file, a hook, the WSGI script) that .dockerignore leaves out would reach the
+    /// build container or the image missing: pip fails on a file that is not there, an empty /app serves 404. Say which
+    /// line of .dockerignore did it, before any container starts.
+    /// </summary>
+    private static void RefuseIgnoredInputs(ImageBuildOptions options, BuildPlan build, ProjectFiles files, bool checkEntryPoint)
+    {
+        IEnumerable<(string Path, string Why)> entryPoint = checkEntryPoint && options.Server.ApplicationType == WsgiApplicationType.Script
+            ? [((options.Server.EntryPoint ?? "wsgi.py").Replace('\\', '/'), "the WSGI entry point")]
+            : [];
+        var needed = entryPoint
+            .Concat(build.DependencyInputs.Where(input => input != BuildPlan.WholeProject).Select(input => (Path: input, Why: "the dependency step")))
+            .Concat(new[] { ActionHooks.PreBuild, ActionHooks.Build, ActionHooks.Deploy, ActionHooks.DeployEnv, ActionHooks.Start }
+                .Select(hook => (Path: ActionHooks.RelativePath(hook, build.Layout), Why: "an action hook")));
+        foreach (var (path, why) in needed)
+        {
+            if (FileKinds.Of(Path.Combine(options.ProjectDirectory, path)) == FileKind.Missing || files.Ignore.ExcludedBy(path) is not { } pattern)
+                continue;
+            // An exception further down may bring it back: only a path the walk really leaves out counts.
+            if (files.Enumerate(p => p == path || path.StartsWith(p + "/", StringComparison.Ordinal)).Any(f => f.RelativePath == path))
+                continue;
+            throw new ModWsgiException(DiagnosticCodes.InputIgnored,
+                $"{DockerIgnore.FileName} leaves out '{path}' (the line '{pattern}'), which {why} needs: remove that line, or add "
+                + $"'!{path}' after it.");
+        }
+    }
+
+    /// <summary>What the image holds differently from the folder, said once per build: special files left out, set-id bits dropped.</summary>
+    private void WarnAboutFilesLeftAsIs(ProjectFiles files)
+    {
+        var special = files.SpecialFiles();
+        if (special.Count > 0)
+            logger.LogWarning(new EventId(DiagnosticCodes.SpecialFileSkipped.Number, DiagnosticCodes.SpecialFileSkipped.Id), "{Message}",
+                "Left out of the image (not regular files): " + string.Join(", ", special.Take(10).Select(s => $"{s.RelativePath} ({FileKinds.Describe(s.Kind)})"))
+                + (special.Count > 10 ? $" and {special.Count - 10} more" : "") + ". List them in .dockerignore to silence this warning.");
+        var setId = files.Enumerate().Where(f => f.Info.LinkTarget is null && (f.Info.UnixFileMode & LayerSources.SetIdBits) != 0)
+            .Select(f => f.RelativePath).ToArray();
+        if (setId.Length > 0)
+            logger.LogWarning(new EventId(DiagnosticCodes.SetIdBitsDropped.Number, DiagnosticCodes.SetIdBitsDropped.Id), "{Message}",
+                "Setuid/setgid bits dropped in the image (the files would be root's there): " + string.Join(", ", setId.Take(10))
+                + (setId.Length > 10 ? $" and {setId.Length - 10} more" : "") + $". 'chmod u-s,g-s' them to silence this warning.");
     }
 
     /// <summary>The SDK's runtime scripts; a missing one means a broken SDK package.</summary>
