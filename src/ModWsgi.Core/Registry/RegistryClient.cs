@@ -289,12 +289,8 @@ public sealed partial class RegistryClient(RegistryClientOptions options, ICrede
                         if (status.IsSuccessStatusCode)
                         {
                             location = status.Headers.Location is { } moved ? Resolve(moved, "its upload location") : location;
-                            var received = ReceivedThrough(status) + 1;
-                            if (received > offset)
-                                _logger.LogInformation("{Registry} holds bytes 0-{End} of {What}: resuming there", _registry, received - 1, what);
-                            else if (received < offset)
-                                _logger.LogInformation("{Registry} holds {Received} bytes of {What}: resuming there", _registry, received, what);
-                            offset = received;
+                            offset = ReceivedThrough(status) + 1;
+                            _logger.LogInformation("{Registry} holds {Received} bytes of {What}: resuming there", _registry, offset, what);
                         }
                         else
                         {
