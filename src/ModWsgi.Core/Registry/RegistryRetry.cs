@@ -77,7 +77,8 @@ internal static class RegistryRetry
             {
                 var step = args.Context.Properties.TryGetValue(Step, out var current) ? current.Name : "sending a request";
                 var why = args.Outcome.Exception is { } ex ? ex.Message : $"{(int)args.Outcome.Result!.StatusCode} {args.Outcome.Result.ReasonPhrase}";
-                logger.LogWarning("The registry failed while {Step} ({Why}); retrying in {Delay:0.0} s (retry {Attempt} of {Retries})",
+                // Information, not a warning: a retry that succeeds must not fail a build run with -warnaserror.
+                logger.LogInformation("The registry failed while {Step} ({Why}); retrying in {Delay:0.0} s (retry {Attempt} of {Retries})",
                     step, why, args.RetryDelay.TotalSeconds, args.AttemptNumber + 1, options.MaxRetries);
                 return ValueTask.CompletedTask;
             },

@@ -4,7 +4,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.RegularExpressions;
 
-namespace ModWsgi.EndToEnd.Tests;
+namespace ModWsgi.Faults.Tests;
 
 public enum FaultKind
 {

@@ -5,16 +5,12 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
-using ModWsgi.Core;
 using ModWsgi.Core.Diagnostics;
-using ModWsgi.Core.Engine;
 using ModWsgi.Core.Oci;
-using ModWsgi.Core.Pipeline;
 using ModWsgi.Core.Registry;
 using Xunit.Abstractions;
 
-namespace ModWsgi.EndToEnd.Tests;
+namespace ModWsgi.Faults.Tests;
 
 /// <summary>
 /// Pushes to Debian's docker-registry through <see cref="FaultProxy"/>, which injects 503s, 429s with Retry-After,
@@ -141,44 +137,6 @@ public sealed class RegistryFaultTests(ITestOutputHelper output)
             $"docker://{registry.Host}/e2e/second:v1", $"oci:{Path.Combine(work.Path, "copy")}:v1");
     }
 
-    [DockerFact]
-    public async Task Publish_OfARealBuild_ThroughResetsAnd503s_Succeeds()
-    {
-        using var registry = LocalRegistry.Start();
-        using var proxy = new FaultProxy(registry.Host);
-        using var work = new TempDirectory("modwsgi-publish-faults");
-        work.Write("app/wsgi.py", "def application(environ, start_response):\n    start_response('200 OK', [])\n    return [b'hi']\n");
-        const string repository = "e2e/flakybuild";
-        proxy.Add(new FaultRule(FaultKind.ServiceUnavailable, "HEAD", $"/v2/{repository}/blobs/sha256:.*") { Skip = 1 })
-            .Add(new FaultRule(FaultKind.ResetMidBody, "PATCH", $"/v2/{repository}/blobs/uploads/.*") { BodyBytesForwarded = 1024 * 1024 })
-            .Add(new FaultRule(FaultKind.LoseTheAnswer, "PUT", $"/v2/{repository}/blobs/uploads/.*") { Skip = 1 })
-            .Add(new FaultRule(FaultKind.TooManyRequests, "PUT", $"/v2/{repository}/manifests/latest") { RetryAfterSeconds = 1 });
-        var options = new ProjectSettings
-        {
-            ContainerRepository = repository,
-            ContainerRegistry = proxy.Host,
-            WsgiCacheDirectory = Path.Combine(work.Path, "cache"),
-        }.ToOptions(Path.Combine(work.Path, "app"), Path.Combine(RepositoryRootAttribute.Get(), "sdk/ModWsgi.Sdk/runtime"), null);
-        var environment = BuildEnvironment.From(new Dictionary<string, string?>
-        {
-            ["HOME"] = work.Path,
-            ["DOTNET_CONTAINER_REGISTRY_UNAME"] = registry.Username,
-            ["DOTNET_CONTAINER_REGISTRY_PWORD"] = registry.Password,
-        }.GetValueOrDefault);
-        using var engine = new DockerEngineClient(EngineEndpoint.ForLocalRegistry(null, null, BuildEnvironment.From(System.Environment.GetEnvironmentVariable)));
-        var log = new CollectingLogger(output);
-
-        var published = await new ImagePipeline(engine, log).PublishAsync(options, environment, CancellationToken.None);
-
-        output.WriteLine("injected:\n  " + string.Join("\n  ", proxy.Injected));
-        Assert.Equal(4, proxy.Injected.Count);
-        var inspect = JsonNode.Parse(Skopeo(registry, "inspect", "--tls-verify=false", "--creds", $"{registry.Username}:{registry.Password}",
-            $"docker://{registry.Host}/{repository}:latest"))!;
-        Assert.Equal(published.ManifestDigest, inspect["Digest"]!.GetValue<string>());
-        Skopeo(registry, "copy", "--insecure-policy", "--src-tls-verify=false", "--src-creds", $"{registry.Username}:{registry.Password}",
-            $"docker://{registry.Host}/{repository}:latest", $"oci:{Path.Combine(work.Path, "copy")}:latest");
-    }
-
     /// <summary>Real waits, kept short; a 3 s limit per request so a stall is noticed quickly.</summary>
     private static RegistryRetryOptions FastRetry => new() { BaseDelay = TimeSpan.FromMilliseconds(100), MaxDelay = TimeSpan.FromSeconds(1) };
 
@@ -189,17 +147,19 @@ public sealed class RegistryFaultTests(ITestOutputHelper output)
         RequestTimeout = TimeSpan.FromSeconds(3),
     };
 
+    internal static IReadOnlyDictionary<string, string?> CredentialVariables(LocalRegistry registry) => new Dictionary<string, string?>
+    {
+        ["DOTNET_CONTAINER_REGISTRY_UNAME"] = registry.Username,
+        ["DOTNET_CONTAINER_REGISTRY_PWORD"] = registry.Password,
+    };
+
     private static DockerConfigCredentialStore Credentials(LocalRegistry registry, TempDirectory work)
     {
-        var variables = new Dictionary<string, string?>
-        {
-            ["DOTNET_CONTAINER_REGISTRY_UNAME"] = registry.Username,
-            ["DOTNET_CONTAINER_REGISTRY_PWORD"] = registry.Password,
-        };
+        var variables = CredentialVariables(registry);
         return new DockerConfigCredentialStore(variables.GetValueOrDefault, Path.Combine(work.Path, "absent", "config.json"));
     }
 
-    private static string Skopeo(LocalRegistry registry, params string[] args)
+    internal static string Skopeo(LocalRegistry registry, params string[] args)
     {
         var result = Run.Process("skopeo", args, timeout: TimeSpan.FromMinutes(2));
         Assert.True(result.ExitCode == 0, $"skopeo {string.Join(' ', args).Replace(registry.Password, "***")} failed ({result.ExitCode}):\n{result.Output}");
@@ -276,4 +236,51 @@ public sealed class RegistryFaultTests(ITestOutputHelper output)
             }
         }
     }
+}
+
+/// <summary>
+/// Issue 12's registry row through the front end users run: `dotnet build -t:PublishImage` on the fault engine,
+/// pushing through <see cref="FaultProxy"/> (a 503, a chunk cut off halfway, a lost answer, a 429) succeeds, the
+/// registry holds the image skopeo can copy, and nothing is left on the engine.
+/// </summary>
+[Collection(FaultsCollection.Name)]
+public sealed class RegistryPublishFaultTests(SdkFixture sdk, FaultEngine engine) : IDisposable
+{
+    private readonly TempDirectory _project = new("modwsgi-fault-registry");
+
+    [DockerFact]
+    public void PublishImage_ToAFlakyRegistry_Succeeds_AndLeavesNothingBehind()
+    {
+        using var registry = LocalRegistry.Start();
+        using var proxy = new FaultProxy(registry.Host);
+        using var copy = new TempDirectory("modwsgi-fault-copy");
+        const string repository = "e2e/flakybuild";
+        proxy.Add(new FaultRule(FaultKind.ServiceUnavailable, "HEAD", $"/v2/{repository}/blobs/sha256:.*") { Skip = 1 })
+            // The base layers are over the 16 MiB chunk size: the first chunk is cut off after 1 MiB.
+            .Add(new FaultRule(FaultKind.ResetMidBody, "PATCH", $"/v2/{repository}/blobs/uploads/.*") { BodyBytesForwarded = 1024 * 1024 })
+            .Add(new FaultRule(FaultKind.LoseTheAnswer, "PUT", $"/v2/{repository}/blobs/uploads/.*") { Skip = 1 })
+            .Add(new FaultRule(FaultKind.TooManyRequests, "PUT", $"/v2/{repository}/manifests/latest") { RetryAfterSeconds = 1 });
+        _project.Write("wsgi.py", "def application(environ, start_response):\n    start_response('200 OK', [])\n    return [b'ok']\n");
+        var project = sdk.WriteProject(_project.Path, "flaky");
+        var environment = new Dictionary<string, string?>(engine.BuildEnvironment);
+        foreach (var (name, value) in RegistryFaultTests.CredentialVariables(registry))
+            environment[name] = value;
+
+        var build = sdk.PublishImage(project, environment, "ContainerRepository=" + repository, "ContainerRegistry=" + proxy.Host);
+
+        Assert.True(build.ExitCode == 0, "PublishImage through the fault proxy failed:\n" + build.Output + "\ninjected:\n" + string.Join("\n", proxy.Injected));
+        Assert.Equal([FaultKind.ServiceUnavailable, FaultKind.TooManyRequests, FaultKind.ResetMidBody, FaultKind.LoseTheAnswer],
+            proxy.Injected.Select(i => i.Kind).Order());
+        Assert.Contains("retrying in", build.Output);
+        // A retry that worked is news, not a warning (which -warnaserror would turn into a failed build).
+        Assert.DoesNotContain(build.Output.Split('\n'), l => l.Contains("retrying in") && l.Contains("warning", StringComparison.OrdinalIgnoreCase));
+        var inspect = JsonNode.Parse(RegistryFaultTests.Skopeo(registry, "inspect", "--tls-verify=false", "--creds", $"{registry.Username}:{registry.Password}",
+            $"docker://{registry.Host}/{repository}:latest"))!;
+        Assert.Contains(inspect["Digest"]!.GetValue<string>(), build.Output);
+        RegistryFaultTests.Skopeo(registry, "copy", "--insecure-policy", "--src-tls-verify=false", "--src-creds", $"{registry.Username}:{registry.Password}",
+            $"docker://{registry.Host}/{repository}:latest", $"oci:{Path.Combine(copy.Path, "image")}:latest");
+        Assert.Empty(engine.Containers());
+    }
+
+    public void Dispose() => _project.Dispose();
 }
