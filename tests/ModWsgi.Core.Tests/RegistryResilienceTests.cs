@@ -319,6 +319,46 @@ public sealed class RegistryResilienceTests : IDisposable
         Assert.Equal(3, _registry.Matching("POST", "/blobs/uploads/").Count());
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task AMountOnATokenRegistry_AsksForPullOnTheSourceToo_AndUploadsWhenRefused(bool tokenServiceGrantsTheSource)
+    {
+        var image = SmallImage();
+        var record = new FilePushedBlobRecord(Path.Combine(_directory, "record"));
+        record.Record(Registry, "team/base", [image.Layers[0].Blob.Digest]);
+        _registry.Mountable.Add(("team/base", image.Layers[0].Blob.Digest));
+        // Only the mount needs a token, one with pull on team/base, as distribution's token auth asks.
+        _registry.Fault = (request, _) =>
+        {
+            if (request.Uri.Host == "auth.example.com")
+            {
+                var grants = tokenServiceGrantsTheSource && request.Uri.Query.Contains("scope=repository%3Ateam%2Fbase%3Apull");
+                return Task.FromResult<HttpResponseMessage?>(new HttpResponseMessage(HttpStatusCode.OK)
+                {
+                    Content = new StringContent(grants ? """{"token":"tok-mount"}""" : """{"token":"tok-app"}"""),
+                });
+            }
+            if (request.Uri.Query.Contains("mount=") && request.Authorization != "Bearer tok-mount")
+            {
+                var challenge = FakeDistributionRegistry.Status(HttpStatusCode.Unauthorized);
+                challenge.Headers.TryAddWithoutValidation("WWW-Authenticate",
+                    "Bearer realm=\"https://auth.example.com/token\",service=\"registry.example.com\",scope=\"repository:team/base:pull repository:team/app:pull,push\"");
+                return Task.FromResult<HttpResponseMessage?>(challenge);
+            }
+            return Task.FromResult<HttpResponseMessage?>(null);
+        };
+        var client = new RegistryClient(Options(record: record), new FixedCredentials(new RegistryCredential("alice", "pw")), _log);
+
+        var result = await client.PushAsync(image, _blobs, Registry, Repository, ["1.0"], CancellationToken.None);
+
+        var tokenRequest = _registry.Requests.First(r => r.Uri.Host == "auth.example.com");
+        Assert.Equal(["repository:team/app:pull,push", "repository:team/base:pull"],
+            tokenRequest.Uri.Query.TrimStart('?').Split('&').Where(p => p.StartsWith("scope=")).Select(p => Uri.UnescapeDataString(p["scope=".Length..])));
+        Assert.Equal(tokenServiceGrantsTheSource ? (1, 2) : (0, 3), (result.BlobsMounted, result.BlobsUploaded));
+        Assert.Equal(image.Digest, result.Digest);
+    }
+
     [Fact]
     public async Task ABlobDigestTheRegistryReportsDifferently_IsCoded()
     {

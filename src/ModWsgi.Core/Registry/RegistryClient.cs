@@ -220,7 +220,18 @@ public sealed partial class RegistryClient(RegistryClientOptions options, ICrede
         {
             var step = $"mounting {what} from {from}";
             var mount = new Uri(_uploads, "?mount=" + Uri.EscapeDataString(blob.Digest) + "&from=" + Uri.EscapeDataString(from));
-            using var response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Post, mount), step, ct).ConfigureAwait(false);
+            HttpResponseMessage response;
+            try
+            {
+                response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Post, mount), step, ct).ConfigureAwait(false);
+            }
+            catch (ModWsgiException ex) when (ex.Code == DiagnosticCodes.RegistryAuthenticationFailed)
+            {
+                // No pull access to the other repository (anymore): an upload needs only this one's.
+                _logger.LogInformation("{Registry} refused to mount {Digest} from {From} ({Message}): uploading it", _registry, blob.Digest, from, ex.Message);
+                return (false, null);
+            }
+            using var _ = response;
             if (response.StatusCode == HttpStatusCode.Created)
             {
                 EnsureDigest(response, blob.Digest, step);
@@ -549,18 +560,23 @@ public sealed partial class RegistryClient(RegistryClientOptions options, ICrede
                 throw new ModWsgiException(DiagnosticCodes.RegistryAuthenticationFailed,
                     $"{_registry} refused {what} for {_repository} with 401 but sent no usable Basic or Bearer challenge.");
             EnsurePlainHttpAllowed(realmUri, "its token service");
-            var token = await FetchTokenAsync(realmUri, parameters.GetValueOrDefault("service"), credential, what, ct).ConfigureAwait(false);
+            var token = await FetchTokenAsync(realmUri, parameters.GetValueOrDefault("service"), parameters.GetValueOrDefault("scope"), credential, what, ct).ConfigureAwait(false);
             return new AuthenticationHeaderValue("Bearer", token);
         }
 
         /// <summary>Asks the token service for push access, with the credential when there is one.</summary>
-        private async Task<string> FetchTokenAsync(Uri realm, string? service, RegistryCredential? credential, string what, CancellationToken ct)
+        /// <param name="challengeScope">The challenge's scopes (space-separated): a mount also needs pull on the repository it mounts from.</param>
+        private async Task<string> FetchTokenAsync(Uri realm, string? service, string? challengeScope, RegistryCredential? credential, string what, CancellationToken ct)
         {
-            var scope = $"repository:{_repository}:pull,push";
+            var scopes = new[] { $"repository:{_repository}:pull,push" }
+                .Concat((challengeScope ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                    .Where(scope => !scope.StartsWith($"repository:{_repository}:", StringComparison.Ordinal))) // ours covers it
+                .Distinct(StringComparer.Ordinal);
             var fields = new List<KeyValuePair<string, string>>();
             if (service is not null)
                 fields.Add(new("service", service));
-            fields.Add(new("scope", scope));
+            // One scope parameter each, as docker sends them.
+            fields.AddRange(scopes.Select(scope => new KeyValuePair<string, string>("scope", scope)));
             HttpRequestMessage request;
             if (credential is { IsIdentityToken: true })
             {
