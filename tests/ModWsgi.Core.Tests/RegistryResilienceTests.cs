@@ -127,6 +127,18 @@ public sealed class RegistryResilienceTests : IDisposable
     }
 
     [Fact]
+    public async Task AnUploadStartedWithoutALocation_IsCoded_NotTakenForAnUpload()
+    {
+        _registry.Fault = FailFirst(r => r.Method == "POST", int.MaxValue, _ => FakeDistributionRegistry.Status(HttpStatusCode.Accepted));
+
+        var error = await Assert.ThrowsAsync<ModWsgiException>(() => Push(SmallImage()));
+
+        Assert.Equal(DiagnosticCodes.RegistryRequestFailed, error.Code);
+        Assert.Contains("without an upload location", error.Message);
+        Assert.DoesNotContain(_registry.Requests, r => r.Method == "PUT");
+    }
+
+    [Fact]
     public async Task AHostThatDoesNotResolve_IsNotRetried()
     {
         _registry.Fail = new HttpRequestException(HttpRequestError.NameResolutionError, "Name or service not known");

@@ -258,10 +258,9 @@ public sealed partial class RegistryClient(RegistryClientOptions options, ICrede
                 if (location is null)
                 {
                     step.Name = $"starting the upload of {what}";
-                    var started = await SendAuthorizedAsync(() => new HttpRequestMessage(HttpMethod.Post, _uploads), step.Name, _options.RequestTimeout, token).ConfigureAwait(false);
-                    if (UploadLocation(started) is not { } given)
-                        return started;
-                    started.Dispose();
+                    var (given, refused) = await StartUploadAsync(step.Name, token).ConfigureAwait(false);
+                    if (given is null)
+                        return refused!;
                     location = given;
                 }
                 step.Name = $"uploading {what}";
@@ -313,10 +312,9 @@ public sealed partial class RegistryClient(RegistryClientOptions options, ICrede
                     if (location is null)
                     {
                         step.Name = $"starting the upload of {what}";
-                        var started = await SendAuthorizedAsync(() => new HttpRequestMessage(HttpMethod.Post, _uploads), step.Name, _options.RequestTimeout, token).ConfigureAwait(false);
-                        if (UploadLocation(started) is not { } given)
-                            return started;
-                        started.Dispose();
+                        var (given, refused) = await StartUploadAsync(step.Name, token).ConfigureAwait(false);
+                        if (given is null)
+                            return refused!;
                         (location, offset) = (given, 0);
                     }
                     if (offset >= blob.Size)
@@ -426,8 +424,20 @@ public sealed partial class RegistryClient(RegistryClientOptions options, ICrede
                 ? long.Parse(m.Groups["end"].Value, System.Globalization.CultureInfo.InvariantCulture)
                 : -1;
 
-        private Uri? UploadLocation(HttpResponseMessage started) =>
-            started.IsSuccessStatusCode && started.Headers.Location is { } given ? Resolve(given, "its upload location") : null;
+        /// <summary>POST of a new upload session: its location, or the registry's refusal for the pipeline and the caller to judge.</summary>
+        private async Task<(Uri? Location, HttpResponseMessage? Refused)> StartUploadAsync(string step, CancellationToken ct)
+        {
+            var started = await SendAuthorizedAsync(() => new HttpRequestMessage(HttpMethod.Post, _uploads), step, _options.RequestTimeout, ct).ConfigureAwait(false);
+            if (!started.IsSuccessStatusCode)
+                return (null, started);
+            using (started)
+            {
+                if (started.Headers.Location is not { } given)
+                    throw new ModWsgiException(DiagnosticCodes.RegistryRequestFailed,
+                        $"Pushing to {_registry}/{_repository} failed while {step}: the registry answered {(int)started.StatusCode} without an upload location.");
+                return (Resolve(given, "its upload location"), null);
+            }
+        }
 
         private Uri Resolve(Uri given, string what)
         {
