@@ -23,6 +23,7 @@ public sealed class PipelineTests : IDisposable
     private readonly string _root = Directory.CreateTempSubdirectory("modwsgi-pipeline-").FullName;
     private readonly FakeContainerEngine _engine = new();
     private readonly FakeRegistryHandler _registry = new();
+    private readonly Registry.RegistryRetryOptions _registryRetry = new() { TimeProvider = new InstantTimeProvider() };
     private readonly ListLogger _log = new();
 
     public PipelineTests()
@@ -56,7 +57,7 @@ public sealed class PipelineTests : IDisposable
     });
 
     private Task<PublishResult> Publish(ImageBuildOptions? options = null, CancellationToken cancellationToken = default) =>
-        new ImagePipeline(_engine, _log) { RegistryHandler = _registry }.PublishAsync(options ?? Options(), Environment(), cancellationToken);
+        new ImagePipeline(_engine, _log) { RegistryHandler = _registry, RegistryRetry = _registryRetry }.PublishAsync(options ?? Options(), Environment(), cancellationToken);
 
     private int PipRuns => _engine.Scripts.Count(s => s.Contains("pip", StringComparison.Ordinal) && s.Contains("install", StringComparison.Ordinal));
 
@@ -368,6 +369,7 @@ public sealed class PipelineTests : IDisposable
 
         Assert.Equal(DiagnosticCodes.RegistryUnreachable, ex.Code);
         Assert.DoesNotContain(_log.Messages, m => m.StartsWith("Image up to date", StringComparison.Ordinal));
+        Assert.Contains("tried 6 times", ex.Message);
     }
 
     [Fact]

@@ -17,8 +17,9 @@ public sealed class RegistryClientTests : IDisposable
     private readonly string _directory = Directory.CreateTempSubdirectory("modwsgi-registry-").FullName;
     private readonly FileBlobStore _blobs;
     private readonly OciImage _image;
-    private readonly FakeRegistry _registry = new();
+    private readonly FakeDistributionRegistry _registry = new();
     private readonly ListLogger _log = new();
+    private readonly RegistryRetryOptions _retry = new() { TimeProvider = new InstantTimeProvider() };
 
     public RegistryClientTests()
     {
@@ -31,7 +32,7 @@ public sealed class RegistryClientTests : IDisposable
     private Task<RegistryPushResult> Push(RegistryCredential? credential = null, IReadOnlyList<string>? tags = null,
         string registry = Registry, IReadOnlyList<string>? insecure = null)
     {
-        var options = new RegistryClientOptions { HttpHandler = _registry, InsecureRegistries = insecure ?? [] };
+        var options = new RegistryClientOptions { HttpHandler = _registry, InsecureRegistries = insecure ?? [], Retry = _retry };
         var client = new RegistryClient(options, new FixedCredentials(credential), _log);
         return client.PushAsync(_image, _blobs, registry, Repository, tags ?? ["1.0"], CancellationToken.None);
     }
@@ -268,7 +269,7 @@ public sealed class RegistryClientTests : IDisposable
     private static string Basic(string user, string password) => "Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes($"{user}:{password}"));
 
     /// <summary>Two gzip-free "layers" are enough: the client treats blobs as opaque bytes.</summary>
-    private static OciImage TestImage(FileBlobStore blobs, params string[] layerTexts)
+    internal static OciImage TestImage(FileBlobStore blobs, params string[] layerTexts)
     {
         var layers = layerTexts.Select(text =>
         {
@@ -286,7 +287,7 @@ public sealed class RegistryClientTests : IDisposable
     public async Task ManifestDigest_IsTheRegistrysDockerContentDigest_AskedWithHeadAndTheOciAccept()
     {
         _registry.ManifestDigests["1.0"] = _image.Digest;
-        var client = new RegistryClient(new RegistryClientOptions { HttpHandler = _registry }, new FixedCredentials(null), _log);
+        var client = new RegistryClient(new RegistryClientOptions { HttpHandler = _registry, Retry = _retry }, new FixedCredentials(null), _log);
 
         var digest = await client.GetManifestDigestAsync(Registry, Repository, "1.0", CancellationToken.None);
 
@@ -299,7 +300,7 @@ public sealed class RegistryClientTests : IDisposable
     [Fact]
     public async Task ManifestDigest_OfAMissingTag_IsNull()
     {
-        var client = new RegistryClient(new RegistryClientOptions { HttpHandler = _registry }, new FixedCredentials(null), _log);
+        var client = new RegistryClient(new RegistryClientOptions { HttpHandler = _registry, Retry = _retry }, new FixedCredentials(null), _log);
 
         Assert.Null(await client.GetManifestDigestAsync(Registry, Repository, "gone", CancellationToken.None));
     }
@@ -310,7 +311,7 @@ public sealed class RegistryClientTests : IDisposable
         _registry.ManifestDigests["1.0"] = _image.Digest;
         _registry.Challenge = "Basic realm=\"registry\"";
         _registry.AcceptedAuthorization = "Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes("alice:pw"));
-        var client = new RegistryClient(new RegistryClientOptions { HttpHandler = _registry }, new FixedCredentials(new RegistryCredential("alice", "pw")), _log);
+        var client = new RegistryClient(new RegistryClientOptions { HttpHandler = _registry, Retry = _retry }, new FixedCredentials(new RegistryCredential("alice", "pw")), _log);
 
         Assert.Equal(_image.Digest, await client.GetManifestDigestAsync(Registry, Repository, "1.0", CancellationToken.None));
         Assert.Equal([HttpStatusCode.Unauthorized, HttpStatusCode.OK], _registry.Requests.Select(r => r.Status));
@@ -320,93 +321,10 @@ public sealed class RegistryClientTests : IDisposable
     public async Task ManifestDigest_OfAnUnreachableRegistry_IsCoded()
     {
         _registry.Fail = new HttpRequestException("Connection refused");
-        var client = new RegistryClient(new RegistryClientOptions { HttpHandler = _registry }, new FixedCredentials(null), _log);
+        var client = new RegistryClient(new RegistryClientOptions { HttpHandler = _registry, Retry = _retry }, new FixedCredentials(null), _log);
 
         var ex = await Assert.ThrowsAsync<ModWsgiException>(() => client.GetManifestDigestAsync(Registry, Repository, "1.0", CancellationToken.None));
 
         Assert.Equal(DiagnosticCodes.RegistryUnreachable, ex.Code);
-    }
-
-    private sealed record Recorded(string Method, Uri Uri, string? Authorization, string? ContentType, byte[]? Body)
-    {
-        public string Accept { get; init; } = "";
-
-        public HttpStatusCode Status { get; set; }
-    }
-
-    /// <summary>An in-memory registry (and token service) speaking just enough of the distribution API.</summary>
-    private sealed class FakeRegistry : HttpMessageHandler
-    {
-        private int _uploads;
-
-        public List<Recorded> Requests { get; } = [];
-        public HashSet<string> Blobs { get; } = [];
-        public Func<int, string> UploadLocation { get; set; } = n => $"/v2/team/app/blobs/uploads/{n}?_state=s{n}";
-        public string? Challenge { get; set; }
-        public string? AcceptedAuthorization { get; set; }
-        public string TokenJson { get; set; } = """{"token":"tok-123"}""";
-        public HttpStatusCode ManifestStatus { get; set; } = HttpStatusCode.Created;
-        public string ManifestError { get; set; } = "";
-        public Exception? Fail { get; set; }
-        public Dictionary<string, string> ManifestDigests { get; } = [];
-
-        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
-        {
-            if (Fail is not null)
-                throw Fail;
-            var body = request.Content is null ? null : await request.Content.ReadAsByteArrayAsync(cancellationToken);
-            var recorded = new Recorded(request.Method.Method, request.RequestUri!, request.Headers.Authorization?.ToString(),
-                request.Content?.Headers.ContentType?.MediaType, body) { Accept = request.Headers.Accept.ToString() };
-            Requests.Add(recorded);
-            var response = Answer(recorded);
-            recorded.Status = response.StatusCode;
-            response.RequestMessage = request;
-            return response;
-        }
-
-        private HttpResponseMessage Answer(Recorded request)
-        {
-            if (request.Uri.Host == "auth.example.com")
-                return new HttpResponseMessage(HttpStatusCode.OK) { Content = new StringContent(TokenJson) };
-            var onRegistry = request.Uri.Host != "uploads.example.com";
-            if (onRegistry && AcceptedAuthorization is not null && request.Authorization != AcceptedAuthorization)
-            {
-                var unauthorized = new HttpResponseMessage(HttpStatusCode.Unauthorized);
-                unauthorized.Headers.TryAddWithoutValidation("WWW-Authenticate", Challenge);
-                return unauthorized;
-            }
-            var path = request.Uri.AbsolutePath;
-            if (request.Method == "HEAD" && path.Contains("/blobs/sha256:"))
-                return new HttpResponseMessage(Blobs.Contains(path[(path.LastIndexOf('/') + 1)..]) ? HttpStatusCode.OK : HttpStatusCode.NotFound);
-            if (request.Method == "POST" && path.EndsWith("/blobs/uploads/", StringComparison.Ordinal))
-            {
-                var accepted = new HttpResponseMessage(HttpStatusCode.Accepted);
-                accepted.Headers.TryAddWithoutValidation("Location", UploadLocation(++_uploads));
-                return accepted;
-            }
-            if (request.Method == "PUT" && HttpUtility.ParseQueryString(request.Uri.Query)["digest"] is { } digest)
-            {
-                if (Digests.Sha256(request.Body!) != digest)
-                    return new HttpResponseMessage(HttpStatusCode.BadRequest) { Content = new StringContent("""{"errors":[{"code":"DIGEST_INVALID"}]}""") };
-                Blobs.Add(digest);
-                return new HttpResponseMessage(HttpStatusCode.Created);
-            }
-            if (request.Method == "HEAD" && path.Contains("/manifests/"))
-            {
-                if (!ManifestDigests.TryGetValue(path[(path.LastIndexOf('/') + 1)..], out var manifestDigest))
-                    return new HttpResponseMessage(HttpStatusCode.NotFound);
-                var found = new HttpResponseMessage(HttpStatusCode.OK);
-                found.Headers.TryAddWithoutValidation("Docker-Content-Digest", manifestDigest);
-                return found;
-            }
-            if (request.Method == "PUT" && path.Contains("/manifests/"))
-                return new HttpResponseMessage(ManifestStatus) { Content = new StringContent(ManifestError) };
-            return new HttpResponseMessage(HttpStatusCode.NotFound);
-        }
-    }
-
-    private sealed class FixedCredentials(RegistryCredential? credential) : ICredentialStore
-    {
-        public Task<RegistryCredential?> GetAsync(string registry, CancellationToken ct) => Task.FromResult(credential);
     }
 }

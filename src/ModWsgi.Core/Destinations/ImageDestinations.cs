@@ -17,8 +17,9 @@ namespace ModWsgi.Core.Destinations;
 public static class ImageDestinations
 {
     /// <param name="registryHandler">Replaces the registry client's network stack (tests).</param>
+    /// <param name="registryRetry">Replaces the registry client's retry settings (tests).</param>
     public static IImageDestination For(ImageBuildOptions options, BuildEnvironment environment, IContainerEngine engine, BuildCache cache,
-        EngineImageLoader loader, ILogger logger, HttpMessageHandler? registryHandler = null)
+        EngineImageLoader loader, ILogger logger, HttpMessageHandler? registryHandler = null, RegistryRetryOptions? registryRetry = null)
     {
         var toRegistry = !string.IsNullOrEmpty(options.Registry);
         var toArchive = !string.IsNullOrEmpty(options.ArchiveOutputPath);
@@ -29,7 +30,13 @@ public static class ImageDestinations
         var archive = toArchive ? new ArchiveDestination(assembler, cache, options, logger) : null;
         if (!toRegistry)
             return archive!;
-        var client = new RegistryClient(RegistryClientOptions.For(options.InsecureRegistries, environment) with { HttpHandler = registryHandler },
+        var client = new RegistryClient(RegistryClientOptions.For(options.InsecureRegistries, environment) with
+            {
+                HttpHandler = registryHandler,
+                Retry = registryRetry ?? new RegistryRetryOptions(),
+                // Where our pushes left each blob: a later push to another repository of the registry mounts it.
+                PushedBlobs = new FilePushedBlobRecord(Path.Combine(cache.Root, "registry-blobs")),
+            },
             new DockerConfigCredentialStore(environment.Credentials), logger);
         var registry = new RegistryDestination(client, assembler, cache, options, logger);
         return archive is null ? registry : new RegistryAndArchiveDestination(registry, archive);

@@ -48,8 +48,8 @@ public sealed class RegistryDestination(RegistryClient client, OciImageAssembler
         var oci = await assembler.AssembleAsync(image, cancellationToken).ConfigureAwait(false);
         logger.LogInformation(" -----> Pushing to {Registry}/{Repository}", registry, repository);
         var pushed = await client.PushAsync(oci, cache.Blobs, registry, repository, tags, cancellationToken).ConfigureAwait(false);
-        logger.LogInformation("Pushed {Images} ({Uploaded} blobs uploaded, {Skipped} already there)",
-            string.Join(", ", pushed.Images), pushed.BlobsUploaded, pushed.BlobsSkipped);
+        logger.LogInformation("Pushed {Images} ({Uploaded} blobs uploaded, {Mounted} mounted, {Skipped} already there)",
+            string.Join(", ", pushed.Images), pushed.BlobsUploaded, pushed.BlobsMounted, pushed.BlobsSkipped);
         return new PublishResult(image.ImageId, oci.Digest, options.ImageNames(), null);
     }
 }

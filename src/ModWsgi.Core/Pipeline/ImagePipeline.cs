@@ -23,6 +23,9 @@ public sealed class ImagePipeline(IContainerEngine engine, ILogger logger)
     /// <summary>Replaces the registry client's network stack (tests).</summary>
     public HttpMessageHandler? RegistryHandler { get; init; }
 
+    /// <summary>Replaces the registry client's retry settings (tests: a clock that does not sleep).</summary>
+    public Registry.RegistryRetryOptions? RegistryRetry { get; init; }
+
     public async Task<PublishResult> PublishAsync(ImageBuildOptions options, BuildEnvironment environment, CancellationToken cancellationToken)
     {
         foreach (var tag in options.Tags)
@@ -38,7 +41,7 @@ public sealed class ImagePipeline(IContainerEngine engine, ILogger logger)
         var timings = new PhaseTimings(logger);
         var cache = new BuildCache(options.CacheDirectory ?? environment.CacheDirectory);
         var loader = new EngineImageLoader(engine, cache, timings);
-        var destination = ImageDestinations.For(options, environment, engine, cache, loader, logger, RegistryHandler);
+        var destination = ImageDestinations.For(options, environment, engine, cache, loader, logger, RegistryHandler, RegistryRetry);
 
         // The first engine round trip (connection set-up included) and the local reads overlap: git runs a
         // process and the fingerprint reads every project file's metadata.
