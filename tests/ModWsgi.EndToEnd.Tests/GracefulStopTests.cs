@@ -50,7 +50,7 @@ public sealed class GracefulStopTests(SdkFixture sdk, ITestOutputHelper output) 
         }
 
         using (var idle = RunningContainer.Start(image))
-            IdleStopTakesUnderASecond(idle, await idle.GetAsync("/"), "mod_wsgi");
+            IdleStopTakesUnderASecond(image, idle, await idle.GetAsync("/"), "mod_wsgi");
     }
 
     [DockerTheory]
@@ -172,14 +172,25 @@ public sealed class GracefulStopTests(SdkFixture sdk, ITestOutputHelper output) 
         }
     }
 
-    private void IdleStopTakesUnderASecond(RunningContainer container, (int, string) answer, string server)
+    /// <summary>
+    /// The idle stop, with the client's keep-alive connection still open (HttpClient pools it), less what the engine
+    /// itself takes to stop a container whose process exits at once on SIGTERM (on a loaded machine that alone can
+    /// pass a second): the server's own part must stay under a second.
+    /// </summary>
+    private void IdleStopTakesUnderASecond(string image, RunningContainer container, (int, string) answer, string server)
     {
         Assert.Equal((200, "hello"), answer);
         var stopwatch = Stopwatch.StartNew();
         Run.DockerOk("stop", container.Id);
-        output.WriteLine($"{server}: idle docker stop took {stopwatch.Elapsed.TotalSeconds:F2} s");
-        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(1), $"idle docker stop took {stopwatch.Elapsed.TotalSeconds:F2} s");
+        var idle = stopwatch.Elapsed;
         Assert.Equal("0", Run.DockerOk("inspect", "-f", "{{.State.ExitCode}}", container.Id));
+
+        using var floorContainer = RunningContainer.Start(image, ["--entrypoint", "/usr/bin/dumb-init"], ["sleep", "600"]);
+        stopwatch.Restart();
+        Run.DockerOk("stop", floorContainer.Id);
+        var floor = stopwatch.Elapsed;
+        output.WriteLine($"{server}: idle docker stop took {idle.TotalSeconds:F2} s; the engine's floor (dumb-init sleep) {floor.TotalSeconds:F2} s");
+        Assert.True(idle - floor < TimeSpan.FromSeconds(1), $"idle docker stop took {idle.TotalSeconds:F2} s, the engine's floor {floor.TotalSeconds:F2} s");
     }
 
     /// <summary>/orphans leaves five children whose parent is gone; once they exit, PID 1 must reap them.</summary>
