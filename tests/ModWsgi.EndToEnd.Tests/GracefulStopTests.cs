@@ -45,6 +45,7 @@ public sealed class GracefulStopTests(SdkFixture sdk, ITestOutputHelper output) 
 
         using (var container = RunningContainer.Start(image))
         {
+            Assert.Equal((200, "hello"), await container.GetAsync("/")); // started: the start script has exec'd dumb-init
             Assert.Equal("dumb-init", Run.DockerOk("exec", container.Id, "cat", "/proc/1/comm"));
             await DrainsAnInFlightRequestAsync(container, "mod_wsgi");
         }
