@@ -45,6 +45,7 @@ public sealed record ProjectSettings
     /// <summary>ContainerPort items' numbers; the first is the port Apache listens on.</summary>
     public IReadOnlyList<string> ContainerPort { get; init; } = [];
     public string? WsgiServer { get; init; }
+    public string? WsgiGracefulStopTimeout { get; init; }
     /// <summary>"true"/"false" (any case); blank takes the table's default.</summary>
     public string? WsgiFrameworkDetection { get; init; }
     public string? WsgiDjangoCollectStatic { get; init; }
@@ -79,6 +80,7 @@ public sealed record ProjectSettings
         ContainerUser = values.Text(SettingsTable.ContainerUser),
         ContainerPort = values.Includes(SettingsTable.ContainerPort),
         WsgiServer = values.Text(SettingsTable.WsgiServer),
+        WsgiGracefulStopTimeout = values.Text(SettingsTable.WsgiGracefulStopTimeout),
         WsgiFrameworkDetection = values.Text(SettingsTable.WsgiFrameworkDetection),
         WsgiDjangoCollectStatic = values.Text(SettingsTable.WsgiDjangoCollectStatic),
     };
@@ -132,6 +134,7 @@ public sealed record ProjectSettings
             Port = ServerPort(),
             UrlAliases = WsgiUrlAlias,
             Arguments = WsgiServerArgument,
+            GracefulStopTimeout = GracefulStopTimeout(),
         },
         Pip = new PipSettings
         {
@@ -140,6 +143,16 @@ public sealed record ProjectSettings
             TrustedHosts = WsgiPipTrustedHost,
         },
     };
+
+    private int? GracefulStopTimeout()
+    {
+        if (Blank(WsgiGracefulStopTimeout) is not { } text)
+            return null;
+        return int.TryParse(text.Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var seconds) && seconds >= 1
+            ? seconds
+            : throw new ModWsgiException(DiagnosticCodes.InvalidGracefulStopTimeout,
+                $"WsgiGracefulStopTimeout '{text}' is not a whole number of seconds from 1: set e.g. <WsgiGracefulStopTimeout>8</WsgiGracefulStopTimeout> (modwsgi: --graceful-stop-timeout 8), or remove it for the default 5.");
+    }
 
     private int ServerPort()
     {

@@ -22,6 +22,9 @@ public sealed record WsgiServerOptions
 
     public const int DefaultPort = Settings.SettingsTable.DefaultContainerPort;
 
+    /// <summary>Seconds docker stop lets requests in flight finish (WsgiGracefulStopTimeout); null leaves the launcher's default.</summary>
+    public int? GracefulStopTimeout { get; init; }
+
     /// <summary>Further launcher arguments, as given (e.g. --processes=2).</summary>
     public IReadOnlyList<string> Arguments { get; init; } = [];
 
@@ -39,6 +42,8 @@ public sealed record WsgiServerOptions
             args.AddRange(["--url-alias", alias.Url, alias.Path]);
         if (Port != DefaultPort)
             args.AddRange(["--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        if (GracefulStopTimeout is { } seconds)
+            args.AddRange(["--graceful-stop-timeout", seconds.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         args.AddRange(Arguments);
         return args;
     }

@@ -54,6 +54,7 @@ public sealed class PublishImage : Microsoft.Build.Utilities.Task, ICancelableTa
     public string? ContainerUser { get; set; }
     public ITaskItem[]? ContainerPort { get; set; }
     public string? WsgiServer { get; set; }
+    public string? WsgiGracefulStopTimeout { get; set; }
     public string? WsgiFrameworkDetection { get; set; }
     public string? WsgiDjangoCollectStatic { get; set; }
 

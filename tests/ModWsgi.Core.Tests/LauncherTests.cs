@@ -33,10 +33,11 @@ public partial class LauncherTests
     }
 
     /// <summary>Runs the image's entry point with bash; MODWSGI_APP_ROOT (in environment) is the app folder.</summary>
+    /// <remarks>Without MODWSGI_INIT in environment the server is exec'd with no init (the host has no dumb-init).</remarks>
     private static Task<Result> RunStartScript(IEnumerable<string> args, IDictionary<string, string> environment)
     {
         Assert.True(File.Exists(StartScript), $"start script not copied to the output folder: {StartScript}");
-        return Start("bash", [StartScript, .. args], environment);
+        return Start("bash", [StartScript, .. args], new Dictionary<string, string>(environment) { ["MODWSGI_INIT"] = environment.TryGetValue("MODWSGI_INIT", out var init) ? init : "none" });
     }
 
     private static async Task<Result> Start(string program, IEnumerable<string> args, IDictionary<string, string>? environment)
@@ -77,9 +78,8 @@ public partial class LauncherTests
         return new Result(process.ExitCode, await stdout, await stderr, process.Id);
     }
 
-    /// <summary>What runs waitress-serve's code with SIGTERM made to stop it (PID 1 ignores an unhandled SIGTERM).</summary>
-    private const string Waitress = "/opt/venv/bin/python -c 'import signal, sys; from waitress.runner import run; " +
-        "signal.signal(signal.SIGTERM, signal.default_int_handler); sys.exit(run())'";
+    /// <summary>What runs waitress-serve's code with SIGTERM made its graceful stop (5 s by default): the launcher itself.</summary>
+    private static readonly string Waitress = $"/opt/venv/bin/python {Launcher} --serve-waitress 5";
 
     /// <summary>gunicorn/waitress --dry-run: the one command line it would exec.</summary>
     private static async Task<string> CommandLine(string[] args, IDictionary<string, string>? environment = null)
@@ -132,7 +132,7 @@ public partial class LauncherTests
         Assert.Equal("WSGISocketPrefix \"/tmp/modwsgi/wsgi\"", Directive(config, "WSGISocketPrefix"));
         Assert.Equal("LogLevel warn", Directive(config, "LogLevel"));
         Assert.Equal("WSGIRestrictEmbedded On", Directive(config, "WSGIRestrictEmbedded"));
-        Assert.Equal("GracefulShutdownTimeout 3", Directive(config, "GracefulShutdownTimeout"));
+        Assert.Equal("GracefulShutdownTimeout 5", Directive(config, "GracefulShutdownTimeout"));
         Assert.Equal("WSGIProcessGroup modwsgi", Directive(config, "WSGIProcessGroup"));
         Assert.Equal("WSGIApplicationGroup %{GLOBAL}", Directive(config, "WSGIApplicationGroup"));
 
@@ -435,7 +435,7 @@ public partial class LauncherTests
             "--processes", "3", "--threads", "2", "--request-timeout", "60", "--access-log"]);
 
         Assert.Equal("/opt/venv/bin/gunicorn --bind 0.0.0.0:80 --workers 3 --threads 2 --chdir /app --timeout 60 " +
-            $"--access-logfile - --error-logfile - --log-level warning{GunicornUser} wsgi:application", line);
+            $"--access-logfile - --error-logfile - --log-level warning --graceful-timeout 5{GunicornUser} wsgi:application", line);
     }
 
     [Fact]
@@ -444,7 +444,7 @@ public partial class LauncherTests
         var line = await CommandLine(["--server=gunicorn"]);
 
         Assert.Equal("/opt/venv/bin/gunicorn --bind 0.0.0.0:8000 --workers 1 --threads 5 --chdir /app " +
-            $"--error-logfile - --log-level warning{GunicornUser} wsgi:application", line);
+            $"--error-logfile - --log-level warning --graceful-timeout 5{GunicornUser} wsgi:application", line);
     }
 
     [Fact]
@@ -456,7 +456,7 @@ public partial class LauncherTests
             "--python-home", "/srv/venv"]);
 
         Assert.Equal("/srv/venv/bin/gunicorn --bind 0.0.0.0:8000 --workers 1 --threads 5 --chdir /app/example --timeout 0 " +
-            $"--max-requests 1000 --error-logfile - --log-level critical --reload{GunicornUser} " +
+            $"--max-requests 1000 --error-logfile - --log-level critical --reload --graceful-timeout 5{GunicornUser} " +
             "--pythonpath /app/lib,/opt/extra example.wsgi:app", line);
     }
 
@@ -725,6 +725,6 @@ public partial class LauncherTests
 
         Assert.True(result.ExitCode == 0, result.Stderr);
         Assert.Equal($"/opt/venv/bin/gunicorn --bind 0.0.0.0:80 --workers 1 --threads 5 --chdir {app.Root} --access-logfile - " +
-            $"--error-logfile - --log-level warning{GunicornUser} example.wsgi:application\n", result.Stdout);
+            $"--error-logfile - --log-level warning --graceful-timeout 5{GunicornUser} example.wsgi:application\n", result.Stdout);
     }
 }

@@ -29,6 +29,27 @@ public sealed class ProjectSettingsTests
         Assert.Contains("script, module, paste, static", ex.Message);
     }
 
+    [Fact]
+    public void GracefulStopTimeout_GoesIntoTheImagesCmd_AndUnsetLeavesTheCmdAsItWas()
+    {
+        var set = Options(new ProjectSettings { WsgiGracefulStopTimeout = " 8 " }).Server.ToArguments();
+        var unset = Options(new ProjectSettings()).Server.ToArguments();
+
+        Assert.Equal(["--application-type", "script", "--graceful-stop-timeout", "8"], set);
+        Assert.Equal(["--application-type", "script"], unset);
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("5s")]
+    [InlineData("-3")]
+    public void GracefulStopTimeout_NotAWholeNumberFrom1_IsMODWSGI2050(string given)
+    {
+        var ex = Assert.Throws<ModWsgiException>(() => Options(new ProjectSettings { WsgiGracefulStopTimeout = given }));
+        Assert.Equal(DiagnosticCodes.InvalidGracefulStopTimeout, ex.Code);
+        Assert.Contains($"WsgiGracefulStopTimeout '{given}' is not a whole number of seconds from 1", ex.Message);
+    }
+
     [Theory]
     [InlineData(null, null)]
     [InlineData("gunicorn", ServerKind.Gunicorn)]

@@ -12,7 +12,7 @@ public sealed class HelloWorldTests(SdkFixture sdk) : IDisposable
     [DockerTheory]
     [InlineData("3.11")] // modwsgi/base:bookworm, mod_wsgi 4.9
     [InlineData("3.13")] // modwsgi/base:trixie, mod_wsgi 5.0
-    public async Task Sample_builds_answers_hello_world_runs_apache_as_pid_1_and_stops_fast(string python)
+    public async Task Sample_builds_answers_hello_world_runs_apache_under_dumb_init_and_stops_fast(string python)
     {
         BuildSample("WsgiPythonVersion=" + python);
 
@@ -20,13 +20,15 @@ public sealed class HelloWorldTests(SdkFixture sdk) : IDisposable
         var (status, body) = await container.GetAsync("/");
         Assert.Equal(200, status);
         Assert.Equal("Hello World!", body);
-        Assert.Equal("apache2", Run.DockerOk("exec", container.Id, "cat", "/proc/1/comm"));
+        // dumb-init is PID 1 (it reaps zombies); docker stop reaches Apache through the launcher's supervisor, its parent.
+        Assert.Equal("dumb-init", Run.DockerOk("exec", container.Id, "cat", "/proc/1/comm"));
+        Assert.Contains("apache2", Run.DockerOk("exec", container.Id, "ps", "-eo", "comm="));
         Assert.Equal(python, Run.DockerOk("exec", container.Id, "python3", "-c", "import sys; print('%d.%d' % sys.version_info[:2])").Trim());
 
         var stopwatch = Stopwatch.StartNew();
         Run.DockerOk("stop", container.Id);
         stopwatch.Stop();
-        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(2), $"docker stop took {stopwatch.Elapsed.TotalSeconds:F1} s; Apache must be PID 1 and stop on SIGTERM.");
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(2), $"docker stop took {stopwatch.Elapsed.TotalSeconds:F1} s; an idle Apache must stop at once on docker stop.");
     }
 
     [DockerFact]

@@ -99,6 +99,8 @@ public sealed class SettingsTableTests
             { Name: "Version" } => "2.0.0",
             // A version a base image provides (any other text is MODWSGI2025/2026).
             { Name: "WsgiPythonVersion" } => "3.13",
+            // Whole seconds (any other text is MODWSGI2050).
+            { Name: "WsgiGracefulStopTimeout" } => "8",
             _ => "sample",
         };
         return setting.Kind switch

@@ -79,9 +79,11 @@ container="modwsgi-base-build-$$"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q
   apt-get upgrade -y -q
+  # dumb-init: PID 1 of the running container (mod_wsgi-docker-start execs it): it reaps zombies, turns the SIGTERM
+  # of docker stop into the graceful stop of Apache (SIGWINCH) and drops the SIGWINCH of a terminal resize.
   apt-get install -y -q --no-install-recommends \
     ca-certificates python3 python3-venv python3-pip python3-setuptools-whl python3-wheel-whl \
-    apache2 libapache2-mod-wsgi-py3 "$MIME_TYPES"
+    apache2 libapache2-mod-wsgi-py3 "$MIME_TYPES" dumb-init
   apt-get clean
   rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/cache/debconf/*-old /var/log/apt /var/log/dpkg.log \
          /usr/share/doc/* /usr/share/man/* /root/.cache

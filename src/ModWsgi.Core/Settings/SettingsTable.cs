@@ -187,6 +187,11 @@ public static class SettingsTable
         "detected (`mod_wsgi`)", "`mod_wsgi`, `gunicorn`, `waitress`, `python-app`, `shell-app`")
     { CliOption = "--server", CliHelpName = "SERVER", AllowedValues = ["mod_wsgi", "gunicorn", "waitress", "python-app", "shell-app"] };
 
+    public static readonly Setting WsgiGracefulStopTimeout = new("WsgiGracefulStopTimeout", SettingKind.Property, null,
+        "`5` (the launcher's)", "seconds `docker stop` lets requests in flight finish (the image's `--graceful-stop-timeout`; above 10 also raise `docker stop -t`)")
+    // Unset, the launcher's default (5 s, below docker stop's 10 s) stands and the image's Cmd is unchanged.
+    { CliOption = "--graceful-stop-timeout", CliHelpName = "SECS" };
+
     public static readonly Setting WsgiFrameworkDetection = new("WsgiFrameworkDetection", SettingKind.Switch, "true",
         "`true`", "detect Django / app.py / app.sh")
     // Each guess is overridable, so guessing is the helpful default.
@@ -204,7 +209,7 @@ public static class SettingsTable
         ContainerArchiveOutputPath, ContainerInsecureRegistries, LocalRegistry, DockerHost, ContainerLabel,
         ContainerEnvironmentVariable, WsgiApplicationType, WsgiEntryPoint, WsgiCallableObject, WsgiWorkingDirectory,
         WsgiUrlAlias, WsgiServerArgument, WsgiPipIndexUrl, WsgiPipExtraIndexUrl, WsgiPipTrustedHost, WsgiDependencyGroups, WsgiCacheDirectory,
-        ContainerUser, ContainerPort, WsgiServer, WsgiFrameworkDetection, WsgiDjangoCollectStatic,
+        ContainerUser, ContainerPort, WsgiServer, WsgiGracefulStopTimeout, WsgiFrameworkDetection, WsgiDjangoCollectStatic,
     ];
 
     public static Setting? Find(string name) => All.FirstOrDefault(s => string.Equals(s.Name, name, StringComparison.OrdinalIgnoreCase));
