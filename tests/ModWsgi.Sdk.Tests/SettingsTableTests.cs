@@ -99,6 +99,9 @@ public sealed class SettingsTableTests
             { Name: "Version" } => "2.0.0",
             // A version a base image provides (any other text is MODWSGI2025/2026).
             { Name: "WsgiPythonVersion" } => "3.13",
+            // A duration and a count other than the defaults (any other text is MODWSGI2055).
+            { Name: "WsgiHealthCheckInterval" or "WsgiHealthCheckTimeout" or "WsgiHealthCheckStartPeriod" } => "42s",
+            { Name: "WsgiHealthCheckRetries" } => "7",
             _ => "sample",
         };
         return setting.Kind switch

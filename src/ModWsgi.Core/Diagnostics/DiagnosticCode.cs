@@ -53,6 +53,7 @@ public static class DiagnosticCodes
     public static readonly DiagnosticCode InputIgnored = new(2073, ".dockerignore leaves out a file the build needs");
     public static readonly DiagnosticCode HookHasWindowsLineEndings = new(2074, "An action hook has Windows (CRLF) line endings");
     public static readonly DiagnosticCode SetIdBitsDropped = new(2075, "Setuid/setgid bits were dropped from the application layer");
+    public static readonly DiagnosticCode HealthCheckInvalid = new(2055, "A WsgiHealthCheck setting is malformed");
     public static readonly DiagnosticCode DjangoSettingsUnreadable = new(5003, "The Django settings could not be read in the build");
 
     // 3xxx engine and tools
