@@ -139,6 +139,21 @@ public partial class LauncherTests
         Assert.Empty(server.Requests);
     }
 
+    [Fact]
+    public async Task Probe_RunFromAHook_RunsTheBuiltInCheck_OnTheHooksPort()
+    {
+        using var app = new AppFolder();
+        using var server = new StatusServer(200);
+        app.Write(".docker/action_hooks/ready", $"#!/bin/sh\n[ -z \"$NOT_READY\" ] || exit 1\nexec python3 {Probe} ready\n", executable: true);
+        app.Write("modwsgi-state", $"port={server.Port}\n");
+
+        var result = await RunProbe(app, "ready");
+
+        Assert.True(result.ExitCode == 0, result.Stdout + result.Stderr);
+        Assert.Contains($"action_hooks/ready passed: ready: GET / on port {server.Port} answered 200", result.Stdout);
+        Assert.Equal(["GET / HTTP/1.1"], server.Requests);
+    }
+
     [Theory]
     [InlineData("healthy")]
     [InlineData("ready", "--port", "0")]
