@@ -78,6 +78,10 @@ public sealed record ImageBuildOptions
     /// <summary>WsgiDjangoCollectStatic: run `collectstatic --noinput` in the build of a Django project.</summary>
     public bool DjangoCollectStatic { get; init; } = Settings.SettingsTable.WsgiDjangoCollectStatic.DefaultSwitch;
 
+    /// <summary>WsgiHealthCheck*: the image's HEALTHCHECK; null leaves the config without one (WsgiHealthCheck=none).
+    /// Options made by hand have none; the settings' default is the runtime layer's probe.</summary>
+    public Oci.HealthCheck? HealthCheck { get; init; }
+
     /// <summary>WsgiDependencyGroups: lock groups/extras (or pyproject extras and dependency groups) installed besides the main ones.</summary>
     public IReadOnlyList<string> DependencyGroups { get; init; } = [];
 

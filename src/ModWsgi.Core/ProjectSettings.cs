@@ -49,6 +49,12 @@ public sealed record ProjectSettings
     /// <summary>"true"/"false" (any case); blank takes the table's default.</summary>
     public string? WsgiFrameworkDetection { get; init; }
     public string? WsgiDjangoCollectStatic { get; init; }
+    /// <summary>The HEALTHCHECK command, `none` for none; blank takes the table's default (the probe).</summary>
+    public string? WsgiHealthCheck { get; init; }
+    public string? WsgiHealthCheckInterval { get; init; }
+    public string? WsgiHealthCheckTimeout { get; init; }
+    public string? WsgiHealthCheckStartPeriod { get; init; }
+    public string? WsgiHealthCheckRetries { get; init; }
 
     /// <summary>Typed settings from what a front end found, walking <see cref="SettingsTable"/>.</summary>
     public static ProjectSettings From(SettingValues values) => new()
@@ -83,6 +89,11 @@ public sealed record ProjectSettings
         WsgiGracefulStopTimeout = values.Text(SettingsTable.WsgiGracefulStopTimeout),
         WsgiFrameworkDetection = values.Text(SettingsTable.WsgiFrameworkDetection),
         WsgiDjangoCollectStatic = values.Text(SettingsTable.WsgiDjangoCollectStatic),
+        WsgiHealthCheck = values.Text(SettingsTable.WsgiHealthCheck),
+        WsgiHealthCheckInterval = values.Text(SettingsTable.WsgiHealthCheckInterval),
+        WsgiHealthCheckTimeout = values.Text(SettingsTable.WsgiHealthCheckTimeout),
+        WsgiHealthCheckStartPeriod = values.Text(SettingsTable.WsgiHealthCheckStartPeriod),
+        WsgiHealthCheckRetries = values.Text(SettingsTable.WsgiHealthCheckRetries),
     };
 
     private static KeyValuePair<string, string>[] Pairs(SettingValues values, Setting setting) =>
@@ -123,6 +134,7 @@ public sealed record ProjectSettings
         WsgiServer = ServerKinds.Parse(WsgiServer),
         FrameworkDetection = Switch(SettingsTable.WsgiFrameworkDetection, WsgiFrameworkDetection),
         DjangoCollectStatic = Switch(SettingsTable.WsgiDjangoCollectStatic, WsgiDjangoCollectStatic),
+        HealthCheck = Oci.HealthCheck.From(WsgiHealthCheck, WsgiHealthCheckInterval, WsgiHealthCheckTimeout, WsgiHealthCheckStartPeriod, WsgiHealthCheckRetries),
         DependencyGroups = WsgiDependencyGroups
             .SelectMany(g => g.Split([',', ';'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray(),
         Server = new WsgiServerOptions

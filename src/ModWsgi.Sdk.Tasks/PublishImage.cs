@@ -57,6 +57,11 @@ public sealed class PublishImage : Microsoft.Build.Utilities.Task, ICancelableTa
     public string? WsgiGracefulStopTimeout { get; set; }
     public string? WsgiFrameworkDetection { get; set; }
     public string? WsgiDjangoCollectStatic { get; set; }
+    public string? WsgiHealthCheck { get; set; }
+    public string? WsgiHealthCheckInterval { get; set; }
+    public string? WsgiHealthCheckTimeout { get; set; }
+    public string? WsgiHealthCheckStartPeriod { get; set; }
+    public string? WsgiHealthCheckRetries { get; set; }
 
     [Output] public string? GeneratedImageId { get; private set; }
     [Output] public string? GeneratedManifestDigest { get; private set; }

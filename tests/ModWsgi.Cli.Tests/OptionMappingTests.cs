@@ -13,6 +13,18 @@ public sealed class OptionMappingTests : IDisposable
     public void Dispose() => _project.Dispose();
 
     [Fact]
+    public void HealthCmdNone_BuildsWithoutAHealthCheck_AndABadDurationIsMODWSGI2055()
+    {
+        var cli = new FakeCli();
+        Assert.Equal(0, cli.Invoke("build", _project.Path, "--health-cmd", "none"));
+        Assert.Null(cli.Options.HealthCheck);
+
+        var bad = new FakeCli();
+        Assert.Equal(1, bad.Invoke("build", _project.Path, "--health-interval", "often"));
+        Assert.Contains("MODWSGI2055", bad.Err);
+    }
+
+    [Fact]
     public void EveryOptionMapsOntoTheOptionsRecord()
     {
         var cli = new FakeCli();
@@ -43,7 +55,9 @@ public sealed class OptionMappingTests : IDisposable
             "--container-port", "8080",
             "--server", "gunicorn",
             "--no-framework-detection",
-            "--no-collectstatic");
+            "--no-collectstatic",
+            "--health-cmd", "mod_wsgi-docker-probe alive --port 8080",
+            "--health-interval", "2s", "--health-timeout", "1500ms", "--health-start-period", "0s", "--health-retries", "5");
 
         Assert.True(exit == 0, cli.Err);
         var options = cli.Options;
@@ -62,6 +76,9 @@ public sealed class OptionMappingTests : IDisposable
         Assert.Equal(["http://127.0.0.1:3142/simple", "http://127.0.0.1:3143/simple"], options.Pip.ExtraIndexUrls);
         Assert.Equal(["127.0.0.1", "localhost"], options.Pip.TrustedHosts);
         Assert.Equal(["dev", "postgres"], options.DependencyGroups);
+        Assert.Equal(["CMD", "mod_wsgi-docker-probe", "alive", "--port", "8080"], options.HealthCheck!.Test);
+        Assert.Equal((TimeSpan.FromSeconds(2), TimeSpan.FromMilliseconds(1500), TimeSpan.Zero, 5),
+            (options.HealthCheck.Interval, options.HealthCheck.Timeout, options.HealthCheck.StartPeriod, options.HealthCheck.Retries));
         Assert.Equal("/tmp/cache-here", options.CacheDirectory);
         Assert.Equal("tcp://127.0.0.1:2375", options.DockerHost);
         Assert.Equal(new Dictionary<string, string> { ["org.opencontainers.image.vendor"] = "Example", ["equation"] = "a=b" }, options.Labels);

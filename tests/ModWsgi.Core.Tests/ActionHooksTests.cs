@@ -97,6 +97,20 @@ public sealed class ProjectLayoutTests : IDisposable
         Assert.Equal(expected, ProjectLayout.Folder(_project));
     }
 
+    [Theory]
+    [InlineData(".docker/action_hooks/ready")]
+    [InlineData(".whiskey/action_hooks/alive")]
+    public void BuildPlan_WarnsOfANonExecutableProbeHook(string hook)
+    {
+        Write("requirements.txt", "");
+        Write(hook, "#!/bin/sh\n");
+
+        var warning = Assert.Single(Steps.BuildPlan.Create(_project).Warnings);
+
+        Assert.Equal("MODWSGI2010", warning.Code.Id);
+        Assert.Contains($"chmod +x {hook}", warning.Message);
+    }
+
     [Fact]
     public void Folder_BothHoldingTheLayout_IsACodedError()
     {

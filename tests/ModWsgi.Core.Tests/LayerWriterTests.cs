@@ -209,6 +209,29 @@ public sealed class LayerWriterTests : IDisposable
     }
 
     [Fact]
+    public async Task GroupWritableRoot_GivesEntriesBelowItGroupZeroAndTheOwnersPermissions_AndLeavesTheRest()
+    {
+        var layer = await LayerWriter.WriteAsync(_store, Epoch, async w =>
+        {
+            await w.AddDirectoryAsync("app", Mode0755, 0, 0, CancellationToken.None);
+            // What a build hook left: a file of another group, copied from the container's tar.
+            await w.AddEntryAsync(new PaxTarEntry(TarEntryType.RegularFile, "app/built.txt")
+                { Mode = Mode0644, Uid = 33, Gid = 33, DataStream = Text("built") }, "app/built.txt", CancellationToken.None);
+            await w.AddSymlinkAsync("app/link", "built.txt", 0, 0, CancellationToken.None);
+            await w.AddFileAsync("application.txt", Mode0644, 0, 5, Text("not below app/"), CancellationToken.None);
+            await w.AddFileAsync("opt/venv/x.py", Mode0600, 0, 0, Text("x"), CancellationToken.None);
+        }, groupWritableRoot: "app");
+
+        var byName = ReadLayer(layer).ToDictionary(e => e.Name);
+
+        Assert.Equal(((UnixFileMode)0b111_111_101, 0), (byName["app/"].Mode, byName["app/"].Gid));
+        Assert.Equal(((UnixFileMode)0b110_110_100, 33, 0), (byName["app/built.txt"].Mode, byName["app/built.txt"].Uid, byName["app/built.txt"].Gid));
+        Assert.Equal((UnixFileMode)0b111_111_111, byName["app/link"].Mode);
+        Assert.Equal((Mode0644, 5), (byName["application.txt"].Mode, byName["application.txt"].Gid));
+        Assert.Equal(Mode0600, byName["opt/venv/x.py"].Mode);
+    }
+
+    [Fact]
     public async Task GoldenLayer_HasAPinnedDiffId()
     {
         var layer = await WriteAsync(async w =>

@@ -58,9 +58,9 @@ public sealed class StepsTests : IDisposable
     }
 
     [Theory]
-    [InlineData(null, 33, 33)]       // root: the daemons (and the deploy hook) are www-data
-    [InlineData("root", 33, 33)]
-    [InlineData("www-data", 33, 33)]
+    [InlineData(null, 33, 0)]        // root: the daemons (and the deploy hook) are www-data; group 0 for any uid (OpenShift)
+    [InlineData("root", 33, 0)]
+    [InlineData("www-data", 33, 0)]
     [InlineData("1001", 1001, 0)]    // a uid without a passwd entry gets Docker's group 0
     [InlineData("1001:1002", 1001, 1002)]
     public async Task RuntimeLayer_HasTheDataFolder_OwnedByTheApplicationsUser(string? user, int uid, int gid)
@@ -78,8 +78,38 @@ public sealed class StepsTests : IDisposable
         var data = Assert.Single(entries, e => e.Name.TrimEnd('/') == "data");
         Assert.Equal(System.Formats.Tar.TarEntryType.Directory, data.EntryType);
         Assert.Equal((uid, gid), (data.Uid, data.Gid));
-        Assert.Equal((UnixFileMode)0b111_101_101, data.Mode);
+        Assert.Equal((UnixFileMode)0b111_111_101, data.Mode); // 0775: group-writable
         Assert.Contains(entries, e => e.Name == "usr/local/bin/mod_wsgi-docker-start");
+        Assert.Contains(entries, e => e.Name == "usr/local/bin/mod_wsgi-docker-probe" && e.Mode == (UnixFileMode)0b111_101_101);
+    }
+
+    [Fact]
+    public async Task ApplicationLayer_IsGroupZero_WithTheOwnersPermissionsForTheGroup()
+    {
+        Write("wsgi.py", "def application(environ, start_response):\n    pass\n", (UnixFileMode)0b110_100_100);
+        Write("scripts/run.sh", "#!/bin/sh\n", (UnixFileMode)0b111_101_101);
+        Write("secret.cfg", "x\n", (UnixFileMode)0b110_000_000);
+        File.CreateSymbolicLink(Path.Combine(Project, "link.py"), "wsgi.py");
+        var plan = Plan();
+        var runtime = await new RuntimeLayerStep(_cache).RunAsync(plan, CancellationToken.None);
+        var dependencies = await new DependencyLayerStep(_engine, _cache, _log).RunAsync(plan, runtime, CancellationToken.None);
+
+        var application = await new ApplicationLayerStep(_engine, _cache, new EngineImageLoader(_engine, _cache), _log)
+            .RunAsync(plan, runtime, dependencies, CancellationToken.None);
+
+        using var blob = _cache.Blobs.OpenRead(application.Added.Layer.Blob.Digest);
+        using var gzip = new System.IO.Compression.GZipStream(blob, System.IO.Compression.CompressionMode.Decompress);
+        using var reader = new System.Formats.Tar.TarReader(gzip);
+        var entries = new Dictionary<string, System.Formats.Tar.TarEntry>();
+        while (reader.GetNextEntry() is { } entry)
+            entries[entry.Name] = entry;
+        Assert.Equal((UnixFileMode)0b111_111_101, entries["app/"].Mode);           // 0755 -> 0775
+        Assert.Equal((UnixFileMode)0b111_111_101, entries["app/scripts/"].Mode);
+        Assert.Equal((UnixFileMode)0b110_110_100, entries["app/wsgi.py"].Mode);    // 0644 -> 0664
+        Assert.Equal((UnixFileMode)0b111_111_101, entries["app/scripts/run.sh"].Mode); // 0755 -> 0775
+        Assert.Equal((UnixFileMode)0b110_110_000, entries["app/secret.cfg"].Mode); // 0600 -> 0660: still nothing for others
+        Assert.Equal(System.Formats.Tar.TarEntryType.SymbolicLink, entries["app/link.py"].EntryType);
+        Assert.All(entries.Values, e => Assert.Equal((0, 0), (e.Uid, e.Gid)));
     }
 
     [Fact]

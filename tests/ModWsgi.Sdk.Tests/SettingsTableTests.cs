@@ -101,6 +101,9 @@ public sealed class SettingsTableTests
             { Name: "WsgiPythonVersion" } => "3.13",
             // Whole seconds (any other text is MODWSGI2050).
             { Name: "WsgiGracefulStopTimeout" } => "8",
+            // A duration and a count other than the defaults (any other text is MODWSGI2055).
+            { Name: "WsgiHealthCheckInterval" or "WsgiHealthCheckTimeout" or "WsgiHealthCheckStartPeriod" } => "42s",
+            { Name: "WsgiHealthCheckRetries" } => "7",
             _ => "sample",
         };
         return setting.Kind switch

@@ -54,6 +54,7 @@ public static class DiagnosticCodes
     public static readonly DiagnosticCode HookHasWindowsLineEndings = new(2074, "An action hook has Windows (CRLF) line endings");
     public static readonly DiagnosticCode SetIdBitsDropped = new(2075, "Setuid/setgid bits were dropped from the application layer");
     public static readonly DiagnosticCode InvalidGracefulStopTimeout = new(2050, "WsgiGracefulStopTimeout is not a whole number of seconds from 1");
+    public static readonly DiagnosticCode HealthCheckInvalid = new(2055, "A WsgiHealthCheck setting is malformed");
     public static readonly DiagnosticCode DjangoSettingsUnreadable = new(5003, "The Django settings could not be read in the build");
 
     // 3xxx engine and tools

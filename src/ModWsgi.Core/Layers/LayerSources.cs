@@ -46,20 +46,22 @@ public static class LayerSources
     /// the daemons run as www-data; a numeric ContainerUser (1001, 1001:1001) is that uid (its gid, else 0, Docker's
     /// group for a uid without a passwd entry). A user name other than root/www-data cannot be resolved without the
     /// image's passwd file, so /data stays www-data's and a volume of that user's should be mounted there.
+    /// The group is 0 unless ContainerUser names one, and /data is group-writable (mode 0775): a container run as any
+    /// uid in group 0 (OpenShift's random uid, <c>docker run --user 12345:0</c>) writes there too.
     /// </summary>
     public static (int Uid, int Gid) DataDirectoryOwner(string? containerUser)
     {
         var parts = (containerUser ?? "").Trim().Split(':', 2);
         if (parts[0].Length > 0 && parts[0] != "0" && int.TryParse(parts[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var uid))
             return (uid, parts.Length == 2 && int.TryParse(parts[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var gid) ? gid : 0);
-        return (WwwDataId, WwwDataId);
+        return (WwwDataId, 0);
     }
 
-    /// <summary>The runtime layer: /data owned by the application's user (mode 0755), and the SDK's in-image scripts in
+    /// <summary>The runtime layer: /data owned by the application's user (mode 0775), and the SDK's in-image scripts in
     /// /usr/local/bin, mode 0755.</summary>
     public static async Task WriteRuntimeAsync(LayerWriter writer, IEnumerable<string> scripts, (int Uid, int Gid) dataOwner, CancellationToken cancellationToken)
     {
-        await writer.AddDirectoryAsync(DataDirectory, (UnixFileMode)0b111_101_101, dataOwner.Uid, dataOwner.Gid, cancellationToken).ConfigureAwait(false);
+        await writer.AddDirectoryAsync(DataDirectory, (UnixFileMode)0b111_111_101, dataOwner.Uid, dataOwner.Gid, cancellationToken).ConfigureAwait(false);
         foreach (var script in scripts.Order(StringComparer.Ordinal))
         {
             await using var content = File.OpenRead(script);

@@ -25,10 +25,17 @@ public sealed class LayerWriter : IAsyncDisposable
 
     public DateTimeOffset Epoch => _epoch;
 
+    /// <summary>
+    /// Entries at or below this path (e.g. <c>app</c>) get group 0 and the owner's permissions for their group, as
+    /// OpenShift asks of images (<c>chgrp -R 0 DIR &amp;&amp; chmod -R g=u DIR</c>, what s2i and warpdrive do): a container
+    /// run as any uid in group 0 (<c>docker run --user 12345:0</c>) may write there; other users keep what they had.
+    /// </summary>
+    public string? GroupWritableRoot { get; init; }
+
     /// <summary>One layer written by <paramref name="write"/> into <paramref name="store"/>.</summary>
-    public static async Task<Layer> WriteAsync(FileBlobStore store, DateTimeOffset epoch, Func<LayerWriter, Task> write)
+    public static async Task<Layer> WriteAsync(FileBlobStore store, DateTimeOffset epoch, Func<LayerWriter, Task> write, string? groupWritableRoot = null)
     {
-        await using var writer = new LayerWriter(store, epoch);
+        await using var writer = new LayerWriter(store, epoch) { GroupWritableRoot = groupWritableRoot };
         await write(writer).ConfigureAwait(false);
         return await writer.CompleteAsync().ConfigureAwait(false);
     }
@@ -94,6 +101,13 @@ public sealed class LayerWriter : IAsyncDisposable
 
     private GnuTarEntry Entry(TarEntryType type, string name, UnixFileMode mode, int uid, int gid)
     {
+        if (GroupWritableRoot is { } root && type != TarEntryType.SymbolicLink
+            && (name.TrimEnd('/') == root || name.StartsWith(root + "/", StringComparison.Ordinal)))
+        {
+            const UnixFileMode group = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute;
+            mode = (mode & ~group) | (UnixFileMode)(((int)mode >> 3) & (int)group);
+            gid = 0;
+        }
         // No access/change times: old-GNU readers would take those header bytes for the ustar name prefix.
         return new GnuTarEntry(type, name)
         {

@@ -25,6 +25,18 @@ public static class ImageConfigWriter
             config["User"] = settings.User;
         if (!string.IsNullOrEmpty(settings.StopSignal))
             config["StopSignal"] = settings.StopSignal;
+        if (settings.HealthCheck is { } check)
+        {
+            // Docker's field names; durations in nanoseconds, as Docker's image config holds them.
+            config["Healthcheck"] = new JsonObject
+            {
+                ["Test"] = Array(check.Test),
+                ["Interval"] = Nanoseconds(check.Interval),
+                ["Timeout"] = Nanoseconds(check.Timeout),
+                ["StartPeriod"] = Nanoseconds(check.StartPeriod),
+                ["Retries"] = check.Retries,
+            };
+        }
 
         var history = new JsonArray();
         foreach (var _ in baseImage.DiffIds)
@@ -68,6 +80,8 @@ public static class ImageConfigWriter
             node["annotations"] = new JsonObject(annotations.OrderBy(a => a.Key, StringComparer.Ordinal).Select(a => KeyValuePair.Create(a.Key, (JsonNode?)a.Value)));
         return node;
     }
+
+    private static long Nanoseconds(TimeSpan duration) => duration.Ticks * 100;
 
     private static JsonArray Array(IEnumerable<string> values) => new(values.Select(v => (JsonNode?)JsonValue.Create(v)).ToArray());
 }

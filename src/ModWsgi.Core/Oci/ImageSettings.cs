@@ -11,4 +11,5 @@ public sealed record ImageSettings
     public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
     public string? User { get; init; }
     public string? StopSignal { get; init; }
+    public HealthCheck? HealthCheck { get; init; }
 }

@@ -80,6 +80,9 @@ public static class ActionHooks
 {
     public const string PreBuild = "pre-build", Build = "build", Deploy = "deploy", DeployEnv = "deploy-env", Start = "start";
 
+    /// <summary>Run by mod_wsgi-docker-probe (the HEALTHCHECK, Kubernetes exec probes) instead of its own checks.</summary>
+    public const string Alive = "alive", Ready = "ready";
+
     /// <summary>The hook's path inside the project, with '/' separators.</summary>
     public static string RelativePath(string hook, string layout = ProjectLayout.Docker) =>
         layout + "/" + ProjectLayout.ActionHooksFolder + "/" + hook;

@@ -202,6 +202,32 @@ public static class SettingsTable
     // So Apache can serve STATIC_ROOT without a build hook.
     { CliOption = "--no-collectstatic" };
 
+    public static readonly Setting WsgiHealthCheck = new("WsgiHealthCheck", SettingKind.Property, "mod_wsgi-docker-probe ready",
+        "`mod_wsgi-docker-probe ready`",
+        "the image's HEALTHCHECK command: plain words run as given, any other command line through `/bin/sh -c`; `none`: no HEALTHCHECK")
+    // The runtime layer's probe: the application answers (or the project's action_hooks/ready says so), for `docker ps`.
+    { CliOption = "--health-cmd", CliHelpName = "COMMAND" };
+
+    public static readonly Setting WsgiHealthCheckInterval = new("WsgiHealthCheckInterval", SettingKind.Property, "10s",
+        "`10s`", "time between two health checks (`30s`, `1m30s`, `500ms`)")
+    // Docker's 30 s leaves `docker ps` saying "starting" for half a minute; a probe costs about 25 ms of CPU.
+    { CliOption = "--health-interval", CliHelpName = "DURATION" };
+
+    public static readonly Setting WsgiHealthCheckTimeout = new("WsgiHealthCheckTimeout", SettingKind.Property, "5s",
+        "`5s`", "a health check that takes longer fails")
+    // Above the probe's own 3 s request timeout, so the probe's message (not Docker's kill) says what was slow.
+    { CliOption = "--health-timeout", CliHelpName = "DURATION" };
+
+    public static readonly Setting WsgiHealthCheckStartPeriod = new("WsgiHealthCheckStartPeriod", SettingKind.Property, "30s",
+        "`30s`", "failed checks in this time after the start do not count (the deploy hook runs before the server listens)")
+    // Room for a deploy hook's migrations before failures count; a success within it is healthy at once.
+    { CliOption = "--health-start-period", CliHelpName = "DURATION" };
+
+    public static readonly Setting WsgiHealthCheckRetries = new("WsgiHealthCheckRetries", SettingKind.Property, "3",
+        "`3`", "failed checks in a row that make the container unhealthy")
+    // Docker's default.
+    { CliOption = "--health-retries", CliHelpName = "N" };
+
     /// <summary>Every setting, in the README's order.</summary>
     public static IReadOnlyList<Setting> All { get; } =
     [
@@ -210,6 +236,7 @@ public static class SettingsTable
         ContainerEnvironmentVariable, WsgiApplicationType, WsgiEntryPoint, WsgiCallableObject, WsgiWorkingDirectory,
         WsgiUrlAlias, WsgiServerArgument, WsgiPipIndexUrl, WsgiPipExtraIndexUrl, WsgiPipTrustedHost, WsgiDependencyGroups, WsgiCacheDirectory,
         ContainerUser, ContainerPort, WsgiServer, WsgiGracefulStopTimeout, WsgiFrameworkDetection, WsgiDjangoCollectStatic,
+        WsgiHealthCheck, WsgiHealthCheckInterval, WsgiHealthCheckTimeout, WsgiHealthCheckStartPeriod, WsgiHealthCheckRetries,
     ];
 
     public static Setting? Find(string name) => All.FirstOrDefault(s => string.Equals(s.Name, name, StringComparison.OrdinalIgnoreCase));

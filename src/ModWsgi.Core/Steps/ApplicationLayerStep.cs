@@ -25,6 +25,10 @@ public sealed record ApplicationLayer(AddedLayer Added, DjangoSettings? Django);
 /// </summary>
 public sealed class ApplicationLayerStep(IContainerEngine engine, BuildCache cache, EngineImageLoader loader, ILogger logger)
 {
+    /// <summary>/app (and what the build hook writes there) is group 0 and group-writable like its owner: a container
+    /// run as any uid in group 0 (OpenShift's) may write in it; the default www-data daemons still may not.</summary>
+    public const string AppGroupWritable = LayerSources.AppDirectory;
+
     /// <summary>Images of base + runtime + dependencies that build hooks run on.</summary>
     public const string StageImagePrefix = "modwsgi/stage:";
 
@@ -33,7 +37,7 @@ public sealed class ApplicationLayerStep(IContainerEngine engine, BuildCache cac
         // A self-installing project goes in first (its dependencies are in the layer below), so Django and the build hook can import it.
         IReadOnlyList<BuildStep> steps = dependencies.ProjectInstall is { } project ? [project, .. plan.ApplicationSteps] : plan.ApplicationSteps;
         var app = await LayerWriter.WriteAsync(cache.Blobs, plan.Epoch,
-            w => LayerSources.WriteProjectAsync(w, plan.Files, null, cancellationToken)).ConfigureAwait(false);
+            w => LayerSources.WriteProjectAsync(w, plan.Files, null, cancellationToken), AppGroupWritable).ConfigureAwait(false);
         if (steps.Count == 0)
             return new ApplicationLayer(new AddedLayer(app, "ModWsgi.Sdk application: /app"), null);
 
@@ -50,7 +54,7 @@ public sealed class ApplicationLayerStep(IContainerEngine engine, BuildCache cac
                 django = DjangoSupport.ParseSettings(await container.ReadFileAsync(DjangoSupport.SettingsFile, cancellationToken).ConfigureAwait(false))
                     ?? throw DjangoSupport.Unreadable(project);
             }
-            return (await container.CaptureAsync(cache, plan.Epoch, _ => false, cancellationToken).ConfigureAwait(false), django);
+            return (await container.CaptureAsync(cache, plan.Epoch, _ => false, cancellationToken, AppGroupWritable).ConfigureAwait(false), django);
         }, cancellationToken).ConfigureAwait(false);
         return new ApplicationLayer(new AddedLayer(layer, "ModWsgi.Sdk application: /app + " + string.Join(", ", steps.Select(s => s.Name))), django);
     }
@@ -85,7 +89,7 @@ public sealed class ApplicationLayerStep(IContainerEngine engine, BuildCache cac
             using var reader = new TarReader(gzip);
             while (await reader.GetNextEntryAsync(copyData: true, cancellationToken).ConfigureAwait(false) is { } entry)
                 await w.AddEntryAsync(entry, entry.Name, cancellationToken).ConfigureAwait(false);
-        }).ConfigureAwait(false);
+        }, AppGroupWritable).ConfigureAwait(false);
         return new AddedLayer(layer, "ModWsgi.Sdk application: /app + " + install.Name);
     }
 

@@ -158,7 +158,9 @@ public sealed class BuildContainer
     }
 
     /// <summary>What the steps changed, as a layer; <paramref name="exclude"/> leaves paths (project-relative to /) out.</summary>
-    public Task<Oci.Layer> CaptureAsync(BuildCache cache, DateTimeOffset epoch, Func<string, bool> exclude, CancellationToken cancellationToken) =>
-        LayerWriter.WriteAsync(cache.Blobs, epoch, w => ContainerDiffCapture.CaptureAsync(_engine, Id, w, exclude, cancellationToken));
+    /// <param name="groupWritableRoot">See <see cref="LayerWriter.GroupWritableRoot"/>.</param>
+    public Task<Oci.Layer> CaptureAsync(BuildCache cache, DateTimeOffset epoch, Func<string, bool> exclude, CancellationToken cancellationToken,
+        string? groupWritableRoot = null) =>
+        LayerWriter.WriteAsync(cache.Blobs, epoch, w => ContainerDiffCapture.CaptureAsync(_engine, Id, w, exclude, cancellationToken), groupWritableRoot);
 
 }

@@ -94,6 +94,9 @@ public sealed record BuildPlan(
             steps.Add(strip);
 
         var buildHook = AddHook(ActionHooks.Build, layout, projectDirectory, warnings);
+        // The probe's hooks run in the container, not the build; a non-executable one would be skipped there too.
+        foreach (var probeHook in new[] { ActionHooks.Alive, ActionHooks.Ready })
+            AddHook(probeHook, layout, projectDirectory, warnings);
         inputs.AddRange(inputs.SelectMany(input => SymlinkTargets(projectDirectory, input)).ToArray());
         RefuseAlwaysExcluded(inputs);
         var distinctInputs = inputs.Contains(WholeProject) ? [WholeProject] : inputs.Distinct(StringComparer.Ordinal).ToArray();

@@ -9,7 +9,7 @@ namespace ModWsgi.Core.Steps;
 
 /// <summary>
 /// The image config: entrypoint, the server options as Cmd (with Django's entry point and static alias where
-/// the project set none), environment, port, labels, user and stop signal, over the base and the three layers.
+/// the project set none), environment, port, labels, user, stop signal and health check, over the base and the three layers.
 /// </summary>
 public static class ConfigStep
 {
@@ -59,6 +59,7 @@ public static class ConfigStep
             // A plain `python app.py` or shell script as PID 1 ignores SIGTERM (no handler): `docker stop`
             // would wait 10 s and SIGKILL. Python and shells do stop on SIGINT.
             StopSignal = server is ServerKind.PythonApp or ServerKind.ShellApp ? "SIGINT" : null,
+            HealthCheck = options.HealthCheck,
         };
     }
 }

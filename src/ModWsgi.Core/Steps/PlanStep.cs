@@ -15,7 +15,7 @@ namespace ModWsgi.Core.Steps;
 /// </summary>
 public sealed class PlanStep(ILogger logger)
 {
-    public static readonly IReadOnlyList<string> RuntimeScriptNames = ["mod_wsgi-docker-start", "mod_wsgi-docker-shell", "modwsgi-launch", "modwsgi-environment"];
+    public static readonly IReadOnlyList<string> RuntimeScriptNames = ["mod_wsgi-docker-start", "mod_wsgi-docker-shell", "modwsgi-launch", "modwsgi-environment", "mod_wsgi-docker-probe"];
 
     public ImagePlan Run(ImageBuildOptions options, BuildEnvironment environment, BaseImage baseImage, GitCheckout git)
     {
