@@ -49,6 +49,9 @@ public sealed record BuildPlan(
     /// <summary>Where the dependencies come from, for the log (null when nothing is installed with pip).</summary>
     public string? DependencySource { get; init; }
 
+    /// <summary>The packages the dependency source installs, when known on the host (<see cref="PipPlan.Packages"/>).</summary>
+    public IReadOnlyList<string>? DependencyPackages { get; init; }
+
     /// <summary>
     /// The plan to switch to when the dependency phase finds that the metadata needs the project's source (a setup.py that
     /// reads the package): today's whole-folder <c>pip install -e .</c>. Null when the plan cannot turn out that way.
@@ -104,6 +107,7 @@ public sealed record BuildPlan(
             ProjectInstallInputs = pip.ProjectInstallInputs,
             DerivedInputs = pip.KeyComponents,
             DependencySource = pip.Source,
+            DependencyPackages = pip.Packages,
         };
         return pip.Fallback is not { } fallback ? plan : plan with
         {
@@ -115,6 +119,7 @@ public sealed record BuildPlan(
                 ProjectInstallInputs = null,
                 DerivedInputs = fallback.KeyComponents,
                 DependencySource = fallback.Source,
+                DependencyPackages = fallback.Packages,
             },
         };
     }

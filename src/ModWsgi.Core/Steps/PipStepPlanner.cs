@@ -20,7 +20,15 @@ public sealed record PipPlan(
     BuildStep? ProjectInstall,
     IReadOnlyList<string>? ProjectInstallInputs,
     PipPlan? Fallback,
-    string? Source);
+    string? Source)
+{
+    /// <summary>
+    /// The names of the packages the chosen source installs, when the plan knows them on the host (a lock's pins, PEP 621
+    /// dependencies with the chosen extras and groups); null for requirements files (read as files) and for metadata
+    /// only the build backend can compute.
+    /// </summary>
+    public IReadOnlyList<string>? Packages { get; init; }
+}
 
 /// <summary>
 /// Chooses where the dependencies come from (README "Which file the dependencies come from"), first match wins:
@@ -77,7 +85,7 @@ public static partial class PipStepPlanner
         var step = HashCheckedInstall("pip", $"Installing {packages.Count} locked packages from {format.FileName} with pip (--require-hashes --no-deps)",
             WriteFile(file, LockFiles.ToHashedRequirements(packages)), file);
         var key = new Dictionary<string, string> { ["lock groups"] = groups.Count == 0 ? "(default)" : string.Join(",", groups.Select(MarkerSelection.Normalize).Order(StringComparer.Ordinal)) };
-        return new PipPlan([step], [format.FileName], key, null, null, null, source);
+        return new PipPlan([step], [format.FileName], key, null, null, null, source) { Packages = packages.Select(p => p.Name).ToArray() };
     }
 
     private static PipPlan SelfInstalling(string projectDirectory, IReadOnlyList<string> groups)
@@ -96,7 +104,7 @@ public static partial class PipStepPlanner
             var step = new BuildStep("pip", "Installing the project's dependencies from pyproject.toml with pip", WriteFile(file, text) + $"{Install} -r {file}\n");
             var key = new Dictionary<string, string> { ["metadata pyproject.toml"] = Digests.Sha256(Encoding.UTF8.GetBytes(text)) };
             return new PipPlan([step], [], key, project, metadata.IsFullyStatic ? ProjectInstallInputs(projectDirectory) : null, null,
-                "pyproject.toml [project] dependencies and [build-system] requires");
+                "pyproject.toml [project] dependencies and [build-system] requires") { Packages = metadata.Requirements.Select(RequirementLine.Name).ToArray() };
         }
 
         // Dynamic metadata: the build backend computes it, in the dependency phase, from the metadata files alone.

@@ -25,7 +25,7 @@ public sealed class PlanStep(ILogger logger)
         var serverArgsChooseApp = ProjectLayout.ServerArgsChooseTheApplication(options.ProjectDirectory, build.Layout);
         var detected = FrameworkDetection.Detect(options.ProjectDirectory, options.WsgiServer,
             entryPointGiven: options.Server.EntryPoint is not null || options.Server.ApplicationType != WsgiApplicationType.Script || serverArgsChooseApp,
-            options.FrameworkDetection, build.Requirements);
+            options.FrameworkDetection, DeclaredDependencies.Of(build));
         if (detected.Django is null && detected.Server is not (ServerKind.PythonApp or ServerKind.ShellApp))
             ServerOptionsValidator.Validate(options.ProjectDirectory, options.Server, checkEntryPoint: !serverArgsChooseApp);
         foreach (var warning in build.Warnings)

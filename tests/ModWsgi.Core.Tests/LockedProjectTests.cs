@@ -1,0 +1,106 @@
+using System.Security.Cryptography;
+using System.Text;
+using ModWsgi.Core.Cache;
+using ModWsgi.Core.Diagnostics;
+using ModWsgi.Core.Project;
+using ModWsgi.Core.Steps;
+
+namespace ModWsgi.Core.Tests;
+
+/// <summary>WsgiServer is found in locks and PEP 621 metadata, not only in requirements.txt.</summary>
+public sealed class LockedProjectTests : IDisposable
+{
+    private readonly string _project = Directory.CreateTempSubdirectory("modwsgi-lockedproject-").FullName;
+
+    public void Dispose() => Directory.Delete(_project, recursive: true);
+
+    private void Write(string relative, string content)
+    {
+        var path = Path.Combine(_project, relative);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllText(path, content);
+    }
+
+    /// <summary>A hash as a lock would hold it, computed from a stand-in for a wheel's bytes.</summary>
+    private static string Sha(string artifact) => "sha256:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(artifact)));
+
+    private BuildPlan Plan(params string[] groups) => BuildPlan.Create(_project, groups);
+
+    private void WriteSrcLayoutPyProject(string dependencies = "['flask']", string extra = "") => Write("pyproject.toml", $"""
+        [build-system]
+        requires = ["setuptools>=61"]
+        build-backend = "setuptools.build_meta"
+
+        [project]
+        name = "srcapp"
+        version = "0.1.0"
+        dependencies = {dependencies}
+        {extra}
+
+        [tool.setuptools.packages.find]
+        where = ["src"]
+        """);
+
+    private string UvLock(string source, params string[] locked) =>
+        "version = 1\n[[package]]\nname = \"srcapp\"\nversion = \"0.1.0\"\nsource = { " + source + " = \".\" }\n"
+        + "dependencies = [" + string.Join(", ", locked.Select(n => $"{{ name = \"{n}\" }}")) + "]\n"
+        + string.Concat(locked.Select(n => $"[[package]]\nname = \"{n}\"\nversion = \"1.0\"\nsource = {{ registry = \"x\" }}\nwheels = [{{ hash = \"{Sha(n)}\" }}]\n"));
+
+    private DetectedProject DetectServer(ServerKind server, params string[] groups)
+    {
+        var plan = Plan(groups);
+        return FrameworkDetection.Detect(_project, server, entryPointGiven: false, enabled: true, DeclaredDependencies.Of(plan));
+    }
+
+    [Theory]
+    [InlineData("uv.lock")]
+    [InlineData("pylock.toml")]
+    [InlineData("pyproject.toml")]
+    [InlineData("pyproject.toml extra")]
+    [InlineData("pyproject.toml group")]
+    public void WsgiServer_ListedOnlyInALockOrInPep621Dependencies_IsFound_ForTheChosenGroups(string where)
+    {
+        string[] groups = where.EndsWith(" extra", StringComparison.Ordinal) ? ["serve"] : where.EndsWith(" group", StringComparison.Ordinal) ? ["prod"] : [];
+        if (where == "uv.lock")
+        {
+            Write("uv.lock", UvLock("virtual", "flask", "gunicorn"));
+            Write("pyproject.toml", "[project]\nname = 'srcapp'\nversion = '0.1.0'\n");
+        }
+        else if (where == "pylock.toml")
+            Write("pylock.toml", $"lock-version = \"1.0\"\n[[packages]]\nname = \"Gunicorn\"\nversion = \"23.0.0\"\nwheels = [{{ hashes = {{ sha256 = \"{Sha("g")[7..]}\" }} }}]\n");
+        else
+            WriteSrcLayoutPyProject(groups.Length == 0 ? "['flask', 'gunicorn>=20; python_version >= \"3.8\"']" : "['flask']",
+                "[project.optional-dependencies]\nserve = ['gunicorn[gevent]']\n\n[dependency-groups]\nprod = ['gunicorn==23.0.0']\n");
+
+        Assert.Equal(ServerKind.Gunicorn, DetectServer(ServerKind.Gunicorn, groups).Server);
+        var missing = Assert.Throws<ModWsgiException>(() => DetectServer(ServerKind.Waitress, groups));
+        Assert.Equal(DiagnosticCodes.ServerNotInRequirements, missing.Code);
+        Assert.Contains(where.Split(' ')[0], missing.Message, StringComparison.Ordinal);
+        Assert.Contains("'waitress'", missing.Message, StringComparison.Ordinal);
+        if (groups.Length > 0) // not chosen: not installed, so not found
+            Assert.Throws<ModWsgiException>(() => DetectServer(ServerKind.Gunicorn));
+    }
+
+    [Fact]
+    public void WsgiServer_WithMetadataOnlyTheBackendCanRead_SaysSo()
+    {
+        Write("setup.py", "from setuptools import setup\nsetup(name='app', install_requires=['gunicorn'])\n");
+
+        var ex = Assert.Throws<ModWsgiException>(() => DetectServer(ServerKind.Gunicorn));
+
+        Assert.Equal(DiagnosticCodes.ServerNotInRequirements, ex.Code);
+        Assert.Contains("only the build backend can read", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("requirements.txt", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void WsgiServer_InRequirementsTxt_IsStillReadFromTheFile_NotFromALockBesideIt()
+    {
+        Write("requirements.txt", "flask\n");
+        Write("pylock.toml", $"lock-version = \"1.0\"\n[[packages]]\nname = \"gunicorn\"\nversion = \"23.0.0\"\nwheels = [{{ hashes = {{ sha256 = \"{Sha("g")[7..]}\" }} }}]\n");
+        Assert.Contains("requirements.txt does not list it", Assert.Throws<ModWsgiException>(() => DetectServer(ServerKind.Gunicorn)).Message, StringComparison.Ordinal);
+
+        Write("requirements.txt", "flask\nGunicorn==23.0.0\n");
+        Assert.Equal(ServerKind.Gunicorn, DetectServer(ServerKind.Gunicorn).Server);
+    }
+}
