@@ -7,7 +7,7 @@ using ModWsgi.Core.Steps;
 
 namespace ModWsgi.Core.Tests;
 
-/// <summary>WsgiServer is found in locks and PEP 621 metadata, not only in requirements.txt.</summary>
+/// <summary>A locked project that is a package installs itself on top; WsgiServer is found in locks and PEP 621 metadata.</summary>
 public sealed class LockedProjectTests : IDisposable
 {
     private readonly string _project = Directory.CreateTempSubdirectory("modwsgi-lockedproject-").FullName;
@@ -45,6 +45,58 @@ public sealed class LockedProjectTests : IDisposable
         "version = 1\n[[package]]\nname = \"srcapp\"\nversion = \"0.1.0\"\nsource = { " + source + " = \".\" }\n"
         + "dependencies = [" + string.Join(", ", locked.Select(n => $"{{ name = \"{n}\" }}")) + "]\n"
         + string.Concat(locked.Select(n => $"[[package]]\nname = \"{n}\"\nversion = \"1.0\"\nsource = {{ registry = \"x\" }}\nwheels = [{{ hash = \"{Sha(n)}\" }}]\n"));
+
+    [Fact]
+    public void ALockedPackagedProject_InstallsItselfOnTop_WithItsBackendInTheDependencyLayer()
+    {
+        WriteSrcLayoutPyProject();
+        Write("src/srcapp/__init__.py", "");
+        Write("uv.lock", UvLock("editable", "flask"));
+
+        var plan = Plan();
+
+        Assert.NotNull(plan.ProjectInstall);
+        Assert.Contains("--no-deps --no-build-isolation --no-index --use-pep517 -e .", plan.ProjectInstall!.Script, StringComparison.Ordinal);
+        Assert.Equal(["pip", "build-backend"], plan.DependencySteps.Select(s => s.Name));
+        // setuptools' build hook would also ask for wheel (PyProject.BuildRequirementsOf).
+        Assert.Contains("setuptools>=61\nwheel\n", plan.DependencySteps[1].Script, StringComparison.Ordinal);
+        Assert.Equal(["uv.lock"], plan.DependencyInputs);
+        Assert.Contains("pyproject.toml", plan.ProjectInstallInputs!);
+        Assert.Contains("installed on top", plan.DependencySource, StringComparison.Ordinal);
+
+        // A source edit keeps the dependency key; the backend's requirements change it.
+        var files = ProjectFiles.Load(_project);
+        var before = DependencyKey.Compute(files, plan, "sha256:b", "sha256:r", new PipSettings()).Key;
+        Write("src/srcapp/__init__.py", "X = 1\n");
+        Assert.Equal(before, DependencyKey.Compute(ProjectFiles.Load(_project), Plan(), "sha256:b", "sha256:r", new PipSettings()).Key);
+        File.WriteAllText(Path.Combine(_project, "pyproject.toml"), File.ReadAllText(Path.Combine(_project, "pyproject.toml")).Replace("setuptools>=61", "setuptools>=62", StringComparison.Ordinal));
+        Assert.NotEqual(before, DependencyKey.Compute(ProjectFiles.Load(_project), Plan(), "sha256:b", "sha256:r", new PipSettings()).Key);
+    }
+
+    [Theory]
+    [InlineData("uv.lock", "virtual")]
+    [InlineData("poetry.lock", "package-mode")]
+    [InlineData("Pipfile.lock", "no-build-system")]
+    public void ALockedProjectThatIsNoPackage_IsNotInstalled(string file, string why)
+    {
+        Write("pyproject.toml", why switch
+        {
+            "package-mode" => "[tool.poetry]\npackage-mode = false\n",
+            "no-build-system" => "[tool.black]\nline-length = 100\n",
+            _ => "[project]\nname = 'srcapp'\nversion = '0.1.0'\n",
+        });
+        Write(file, file switch
+        {
+            "uv.lock" => UvLock("virtual", "flask"),
+            "poetry.lock" => $"[[package]]\nname = \"flask\"\nversion = \"1.0\"\nfiles = [{{ file = \"f.whl\", hash = \"{Sha("flask")}\" }}]\n",
+            _ => $"{{\"_meta\": {{}}, \"default\": {{\"flask\": {{\"version\": \"==1.0\", \"hashes\": [\"{Sha("flask")}\"]}}}}}}",
+        });
+
+        var plan = Plan();
+
+        Assert.Null(plan.ProjectInstall);
+        Assert.Equal(["pip"], plan.DependencySteps.Select(s => s.Name));
+    }
 
     private DetectedProject DetectServer(ServerKind server, params string[] groups)
     {

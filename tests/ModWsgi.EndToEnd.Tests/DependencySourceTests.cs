@@ -256,6 +256,76 @@ public sealed class DependencySourceTests(SdkFixture sdk) : IDisposable
         Assert.DoesNotContain("MODWSGI5001", build.Output);
     }
 
+    /// <summary>
+    /// A src-layout project whose lock pins itsdangerous and gunicorn (hashes of the local index's wheels, computed here):
+    /// the project installs itself on top, so wsgi.py's import of src/srcapp works, and WsgiServer=gunicorn is found in the
+    /// lock alone. As a uv.lock, and as one of two PEP 751 named locks chosen by WsgiLockName.
+    /// </summary>
+    [DockerTheory]
+    [InlineData("uv.lock", null)]
+    public async Task A_locked_src_layout_project_installs_itself_and_runs_under_gunicorn_named_only_in_the_lock(string file, string? lockName)
+    {
+        using var index = new RealPackageIndex();
+        string[] locked = ["gunicorn", "itsdangerous", "setuptools"];
+        var app = Path.Combine(_work.Path, "srcapp-" + file.Replace('.', '-'));
+        Write(app, "pyproject.toml", """
+            [build-system]
+            requires = ["setuptools>=61"]
+            build-backend = "setuptools.build_meta"
+
+            [project]
+            name = "srcapp"
+            version = "0.1.0"
+            dependencies = ["itsdangerous", "gunicorn"]
+
+            [tool.setuptools.packages.find]
+            where = ["src"]
+            """);
+        Write(app, "src/srcapp/__init__.py", """
+            from itsdangerous import URLSafeSerializer
+
+            def application(environ, start_response):
+                signer = URLSafeSerializer('key')
+                start_response('200 OK', [('Content-Type', 'text/plain')])
+                return [('srcapp ' + signer.loads(signer.dumps('signed'))).encode()]
+            """);
+        Write(app, "wsgi.py", "from srcapp import application\n");
+        Write(app, ".dockerignore", "*.proj\nnuget.config\n");
+        if (file == "uv.lock")
+            Write(app, file, "version = 1\nrequires-python = \">=3.11\"\n\n[[package]]\nname = \"srcapp\"\nversion = \"0.1.0\"\nsource = { editable = \".\" }\n"
+                + "dependencies = [{ name = \"gunicorn\" }, { name = \"itsdangerous\" }]\n"
+                + string.Concat(locked.Select(p => $"\n[[package]]\nname = \"{p}\"\nversion = \"{index.VersionOf(p)}\"\nsource = {{ registry = \"https://pypi.org/simple\" }}\n"
+                    + (p == "gunicorn" ? "dependencies = [{ name = \"setuptools\" }]\n" : "")
+                    + $"wheels = [{{ url = \"https://files.example/{p}.whl\", hash = \"sha256:{index.Sha256Of(p)}\" }}]\n")));
+        else
+        {
+            string PyLock(IEnumerable<string> packages) => "lock-version = \"1.0\"\ncreated-by = \"test\"\n"
+                + string.Concat(packages.Select(p => $"\n[[packages]]\nname = \"{p}\"\nversion = \"{index.VersionOf(p)}\"\n"
+                    + $"wheels = [{{ name = \"{p}.whl\", hashes = {{ sha256 = \"{index.Sha256Of(p)}\" }} }}]\n"))
+                + "\n[[packages]]\nname = \"srcapp\"\ndirectory = { path = \".\", editable = true }\n";
+            Write(app, file, PyLock(locked));
+            Write(app, "pylock.dev.toml", PyLock(["itsdangerous"])); // no gunicorn: choosing it would be MODWSGI2012
+        }
+        var project = sdk.WriteProject(app, "srcapp");
+        var image = NewImage("pydeps-srcapp");
+
+        var build = Publish(project, image, index.Url, index.Host, ["WsgiServer=gunicorn", .. lockName is null ? Array.Empty<string>() : ["WsgiLockName=" + lockName]]);
+
+        Assert.Contains("dependencies from " + file, build.StdOut);
+        Assert.Contains("the project itself installed on top", build.StdOut);
+        Assert.Contains("--require-hashes", build.StdOut);
+        Assert.Contains("Installing the project's build backend", build.StdOut);
+        Assert.Contains("Installing the project itself", build.StdOut);
+        using var container = RunningContainer.Start(image);
+        var (status, body) = await container.GetAsync("/");
+        Assert.True(status == 200, $"GET / answered {status}:\n{body}\n{container.Logs()}");
+        Assert.Equal("srcapp signed", body);
+        Assert.Contains("gunicorn", Run.DockerOk("exec", container.Id, "cat", "/proc/1/cmdline"));
+        var versions = Run.DockerOk("exec", container.Id, "/opt/venv/bin/python", "-c",
+            "import importlib.metadata as m; print(m.version('itsdangerous'), m.version('gunicorn'), m.version('srcapp'))");
+        Assert.Equal($"{index.VersionOf("itsdangerous")} {index.VersionOf("gunicorn")} 0.1.0", versions.Trim());
+    }
+
     private void LockInstallsExactly(string file, Func<PackageIndex, string> lockText, bool groups = true)
     {
         var project = WriteLockApp(file.Replace('.', '-').ToLowerInvariant(), file, lockText(Fixtures));

@@ -99,6 +99,11 @@ public static partial class LockFiles
         return result;
     }
 
+    /// <summary>uv.lock's project entry says <c>source = { virtual = "." }</c>: the project is not a package (uv does not install it).</summary>
+    public static bool UvProjectIsVirtual(string projectDirectory) =>
+        TomlFile.Read(Path.Combine(projectDirectory, LockFormat.Uv.FileName), LockFormat.Uv.FileName).Tables("package")
+            .Any(p => p.Table("source") is { } s && s.Text("virtual") is "." or "./");
+
     // uv: a graph from the project (source editable/virtual "."), edges carrying markers and extras.
     private static List<LockedPackage> ReadUv(TomlTable document, HashSet<string> chosen)
     {

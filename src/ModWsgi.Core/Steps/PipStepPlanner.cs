@@ -62,11 +62,31 @@ public static partial class PipStepPlanner
         if (present.Count == 0)
             return selfInstalling ? SelfInstalling(projectDirectory, groups) : new PipPlan([], [], new Dictionary<string, string>(), null, null, null, null);
         var chosen = present[0];
-        var ignored = present.Skip(1).Concat(selfInstalling ? ["the project's own metadata"] : []).ToArray();
-        var source = chosen + (ignored.Length > 0 ? $" (also present, not used: {string.Join(", ", ignored)})" : "");
-        if (chosen == "requirements.txt")
+        var lockFormat = LockFormat.All.SingleOrDefault(l => l.FileName == chosen);
+        // A lock pins the project's dependencies, not the project: a packaged project goes in on top, as with metadata.
+        var installsItself = lockFormat is not null && selfInstalling && IsPackage(projectDirectory, lockFormat);
+        var ignored = present.Skip(1).Concat(selfInstalling && !installsItself ? ["the project's own metadata"] : []).ToArray();
+        var source = chosen + (ignored.Length > 0 ? $" (also present, not used: {string.Join(", ", ignored)})" : "")
+            + (installsItself ? "; the project itself installed on top (--no-deps)" : "");
+        if (lockFormat is null)
             return FromRequirements(projectDirectory, requirements, source);
-        return FromLock(projectDirectory, LockFormat.All.Single(l => l.FileName == chosen), groups, source);
+        return FromLock(projectDirectory, lockFormat, groups, source, installsItself);
+    }
+
+    /// <summary>
+    /// Whether a locked project is a package pip can install: a setup.py or setup.cfg, or a pyproject.toml with a
+    /// [build-system] or [project] table — unless its lock or tool says it is not one (uv's <c>source = { virtual = "." }</c>,
+    /// Poetry's <c>package-mode = false</c>).
+    /// </summary>
+    private static bool IsPackage(string projectDirectory, LockFormat format)
+    {
+        bool Has(string file) => File.Exists(Path.Combine(projectDirectory, file));
+        var pyproject = Has(PyProject.FileName) ? TomlFile.Read(Path.Combine(projectDirectory, PyProject.FileName), PyProject.FileName) : null;
+        if (pyproject?.Table("tool")?.Table("poetry") is { } poetry && poetry.TryGetValue("package-mode", out var mode) && mode is false)
+            return false;
+        if (format == LockFormat.Uv && LockFiles.UvProjectIsVirtual(projectDirectory))
+            return false;
+        return Has("setup.py") || Has("setup.cfg") || pyproject?.Table("build-system") is not null || pyproject?.Table("project") is not null;
     }
 
     private static PipPlan FromRequirements(string projectDirectory, RequirementsScan requirements, string source)
@@ -78,22 +98,36 @@ public static partial class PipStepPlanner
         return new PipPlan([step], [], new Dictionary<string, string>(), null, null, null, source);
     }
 
-    private static PipPlan FromLock(string projectDirectory, LockFormat format, IReadOnlyList<string> groups, string source)
+    private static PipPlan FromLock(string projectDirectory, LockFormat format, IReadOnlyList<string> groups, string source, bool installsItself)
     {
         var packages = LockFiles.Read(projectDirectory, format, groups);
         const string file = "/tmp/modwsgi-locked-requirements.txt";
-        var step = HashCheckedInstall("pip", $"Installing {packages.Count} locked packages from {format.FileName} with pip (--require-hashes --no-deps)",
-            WriteFile(file, LockFiles.ToHashedRequirements(packages)), file);
+        List<BuildStep> steps = [HashCheckedInstall("pip", $"Installing {packages.Count} locked packages from {format.FileName} with pip (--require-hashes --no-deps)",
+            WriteFile(file, LockFiles.ToHashedRequirements(packages)), file)];
         var key = new Dictionary<string, string> { ["lock groups"] = groups.Count == 0 ? "(default)" : string.Join(",", groups.Select(MarkerSelection.Normalize).Order(StringComparer.Ordinal)) };
-        return new PipPlan([step], [format.FileName], key, null, null, null, source) { Packages = packages.Select(p => p.Name).ToArray() };
+        if (!installsItself)
+            return new PipPlan(steps, [format.FileName], key, null, null, null, source) { Packages = packages.Select(p => p.Name).ToArray() };
+
+        // The project goes in without build isolation (no index in the application layer): its backend joins the
+        // dependency layer, installed over the locked packages (a locked setuptools that satisfies it stays).
+        // The script carries the requirements, so they key the layer; pyproject.toml itself does not.
+        var build = BuildRequirements(projectDirectory);
+        const string buildFile = "/tmp/modwsgi-build-requirements.txt";
+        steps.Add(new BuildStep("build-backend", $"Installing the project's build backend ({string.Join(", ", build)}) with pip",
+            WriteFile(buildFile, string.Concat(build.Select(l => l.Trim() + "\n"))) + $"{Install} -r {buildFile}\n"));
+        var installInputs = PyProject.ReadStatic(projectDirectory, [], out _) is { IsFullyStatic: true } ? ProjectInstallInputs(projectDirectory) : null;
+        return new PipPlan(steps, [format.FileName], key, ProjectInstallStep, installInputs, null, source) { Packages = packages.Select(p => p.Name).ToArray() };
     }
+
+    /// <summary>The project itself, in the application layer: no dependencies (the layer below has them), no index, no isolation.</summary>
+    private static BuildStep ProjectInstallStep => new("project", "Installing the project itself (pip install --no-deps -e .)",
+        $"{Pip} install --no-cache-dir --no-deps --no-build-isolation --no-index --use-pep517 -e .");
 
     private static PipPlan SelfInstalling(string projectDirectory, IReadOnlyList<string> groups)
     {
         var fallback = new PipPlan([new BuildStep("pip", "Installing the application folder with pip (no requirements.txt)", $"{Install} -e .")],
             [BuildPlan.WholeProject], new Dictionary<string, string>(), null, null, null, "the whole folder (pip install -e .)");
-        var project = new BuildStep("project", "Installing the project itself (pip install --no-deps -e .)",
-            $"{Pip} install --no-cache-dir --no-deps --no-build-isolation --no-index --use-pep517 -e .");
+        var project = ProjectInstallStep;
 
         if (PyProject.ReadStatic(projectDirectory, groups, out var whyNot) is { } metadata)
         {
