@@ -31,6 +31,7 @@ public sealed class OptionMappingTests : IDisposable
             "--pip-extra-index-url", "http://127.0.0.1:3142/simple", "--pip-extra-index-url", "http://127.0.0.1:3143/simple",
             "--pip-trusted-host", "127.0.0.1", "--pip-trusted-host", "localhost",
             "--dependency-group", "dev", "--dependency-group", "postgres",
+            "--lock-name", "prod",
             "--cache-dir", "/tmp/cache-here",
             "--docker-host", "tcp://127.0.0.1:2375",
             "--label", "org.opencontainers.image.vendor=Example", "--label", "equation=a=b",
@@ -62,6 +63,7 @@ public sealed class OptionMappingTests : IDisposable
         Assert.Equal(["http://127.0.0.1:3142/simple", "http://127.0.0.1:3143/simple"], options.Pip.ExtraIndexUrls);
         Assert.Equal(["127.0.0.1", "localhost"], options.Pip.TrustedHosts);
         Assert.Equal(["dev", "postgres"], options.DependencyGroups);
+        Assert.Equal("prod", options.LockName);
         Assert.Equal("/tmp/cache-here", options.CacheDirectory);
         Assert.Equal("tcp://127.0.0.1:2375", options.DockerHost);
         Assert.Equal(new Dictionary<string, string> { ["org.opencontainers.image.vendor"] = "Example", ["equation"] = "a=b" }, options.Labels);

@@ -155,4 +155,74 @@ public sealed class LockedProjectTests : IDisposable
         Write("requirements.txt", "flask\nGunicorn==23.0.0\n");
         Assert.Equal(ServerKind.Gunicorn, DetectServer(ServerKind.Gunicorn).Server);
     }
+
+    private string PyLock(string package) =>
+        $"lock-version = \"1.0\"\n[[packages]]\nname = \"{package}\"\nversion = \"1.0\"\nwheels = [{{ hashes = {{ sha256 = \"{Sha(package)[7..]}\" }} }}]\n";
+
+    [Fact]
+    public void NamedPyLocks_WsgiLockNameChoosesOne_AndItKeysTheLayer()
+    {
+        Write("pylock.dev.toml", PyLock("pytest"));
+        Write("pylock.prod.toml", PyLock("gunicorn"));
+
+        var prod = BuildPlan.Create(_project, [], "prod");
+        var dev = BuildPlan.Create(_project, [], "dev");
+
+        Assert.StartsWith("pylock.prod.toml (also present, not used: pylock.dev.toml)", prod.DependencySource, StringComparison.Ordinal);
+        Assert.Equal(["pylock.prod.toml"], prod.DependencyInputs);
+        Assert.Contains($"gunicorn==1.0 --hash={Sha("gunicorn")}", prod.DependencySteps.Single().Script, StringComparison.Ordinal);
+        Assert.DoesNotContain("pytest", prod.DependencySteps.Single().Script, StringComparison.Ordinal);
+        Assert.Equal(["pylock.dev.toml"], dev.DependencyInputs);
+        Assert.Contains("pytest==1.0", dev.DependencySteps.Single().Script, StringComparison.Ordinal);
+        Assert.Equal(["gunicorn"], prod.DependencyPackages);
+
+        // pylock.toml is the default; the only named lock is taken without a choice.
+        Write("pylock.toml", PyLock("flask"));
+        Assert.StartsWith("pylock.toml (also present, not used: pylock.dev.toml, pylock.prod.toml)", Plan().DependencySource, StringComparison.Ordinal);
+        File.Delete(Path.Combine(_project, "pylock.toml"));
+        File.Delete(Path.Combine(_project, "pylock.dev.toml"));
+        Assert.Equal(["pylock.prod.toml"], Plan().DependencyInputs);
+    }
+
+    [Fact]
+    public void SeveralNamedPyLocks_WithoutAChoice_IsACodedErrorListingThem()
+    {
+        Write("pylock.dev.toml", PyLock("pytest"));
+        Write("pylock.prod.toml", PyLock("gunicorn"));
+        Write("pylock.not.a.name.toml", PyLock("other")); // dots: not a PEP 751 name
+
+        var ex = Assert.Throws<ModWsgiException>(() => Plan());
+
+        Assert.Equal(DiagnosticCodes.NamedLockAmbiguous, ex.Code);
+        Assert.Contains("pylock.dev.toml, pylock.prod.toml)", ex.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("not.a.name", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("WsgiLockName", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("staging")]
+    [InlineData("../prod")]
+    [InlineData("a.b")]
+    public void AWsgiLockNameWithNoSuchFile_IsACodedErrorListingTheNames(string name)
+    {
+        Write("pylock.dev.toml", PyLock("pytest"));
+        Write("pylock.prod.toml", PyLock("gunicorn"));
+
+        var ex = Assert.Throws<ModWsgiException>(() => BuildPlan.Create(_project, [], name));
+
+        Assert.Equal(DiagnosticCodes.NamedLockMissing, ex.Code);
+        Assert.Contains("WsgiLockName dev or prod", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void WsgiServer_InANamedLock_IsFound_AndTheMessageNamesThatLock()
+    {
+        Write("pylock.prod.toml", PyLock("gunicorn"));
+        Write("pylock.dev.toml", PyLock("pytest"));
+
+        var plan = BuildPlan.Create(_project, [], "prod");
+        Assert.Equal(ServerKind.Gunicorn, FrameworkDetection.Detect(_project, ServerKind.Gunicorn, false, true, DeclaredDependencies.Of(plan)).Server);
+        var ex = Assert.Throws<ModWsgiException>(() => FrameworkDetection.Detect(_project, ServerKind.Waitress, false, true, DeclaredDependencies.Of(plan)));
+        Assert.Contains("pylock.prod.toml does not pin it", ex.Message, StringComparison.Ordinal);
+    }
 }

@@ -263,6 +263,7 @@ public sealed class DependencySourceTests(SdkFixture sdk) : IDisposable
     /// </summary>
     [DockerTheory]
     [InlineData("uv.lock", null)]
+    [InlineData("pylock.prod.toml", "prod")]
     public async Task A_locked_src_layout_project_installs_itself_and_runs_under_gunicorn_named_only_in_the_lock(string file, string? lockName)
     {
         using var index = new RealPackageIndex();

@@ -91,7 +91,7 @@ public static partial class FrameworkDetection
         {
             "" => ("there are no dependencies (no requirements.txt, lock file or pyproject.toml)", $"add a requirements.txt with a line '{server}'"),
             _ when source.StartsWith("requirements.txt", StringComparison.Ordinal) => ("requirements.txt does not list it", $"add a line '{server}' to requirements.txt"),
-            _ when LockFormat.All.FirstOrDefault(l => source.StartsWith(l.FileName, StringComparison.Ordinal)) is { } lockFile =>
+            _ when LockFormat.ForFile(source.Split(' ', ';')[0]) is { } lockFile =>
                 ($"{lockFile.FileName} does not pin it (for the chosen WsgiDependencyGroups)", $"add '{server}' to the project's dependencies and lock again ({lockFile.Tool})"),
             _ when dependencies.Packages is not null => ("pyproject.toml [project] dependencies (with the chosen WsgiDependencyGroups) do not list it", $"add '{server}' to [project] dependencies"),
             _ => ($"the dependencies come from {source}, which only the build backend can read", $"list '{server}' in requirements.txt or in pyproject.toml's static [project] dependencies"),

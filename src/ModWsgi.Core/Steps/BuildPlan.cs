@@ -58,7 +58,8 @@ public sealed record BuildPlan(
     /// </summary>
     public BuildPlan? MetadataFallback { get; init; }
 
-    public static BuildPlan Create(string projectDirectory, IReadOnlyList<string>? dependencyGroups = null)
+    /// <param name="lockName">WsgiLockName: which pylock.NAME.toml to install (null: pylock.toml, or the only named one).</param>
+    public static BuildPlan Create(string projectDirectory, IReadOnlyList<string>? dependencyGroups = null, string? lockName = null)
     {
         if (!Directory.Exists(projectDirectory))
             throw new ModWsgiException(DiagnosticCodes.ProjectDirectoryMissing,
@@ -89,7 +90,7 @@ public sealed record BuildPlan(
         }
 
         var stepsBeforePip = steps.Count;
-        var pip = PipStepPlanner.Plan(projectDirectory, requirements, dependencyGroups ?? []);
+        var pip = PipStepPlanner.Plan(projectDirectory, requirements, dependencyGroups ?? [], lockName);
         steps.AddRange(pip.Steps);
         inputs.AddRange(pip.Inputs);
 

@@ -50,19 +50,23 @@ public static partial class PipStepPlanner
     /// <summary>Metadata files of a self-installing project besides pyproject.toml's dynamic files (setup.py commonly reads the README).</summary>
     private static readonly string[] MetadataFiles = ["setup.py", "setup.cfg", PyProject.FileName, "MANIFEST.in"];
 
-    public static PipPlan Plan(string projectDirectory, RequirementsScan requirements, IReadOnlyList<string> groups)
+    public static PipPlan Plan(string projectDirectory, RequirementsScan requirements, IReadOnlyList<string> groups, string? lockName = null)
     {
         var present = new List<string>();
         bool Has(string file) => File.Exists(Path.Combine(projectDirectory, file));
         if (Has("requirements.txt"))
             present.Add("requirements.txt");
-        present.AddRange(LockFormat.All.Where(l => Has(l.FileName)).Select(l => l.FileName));
+        // PEP 751 locks take pylock.toml's place: the chosen one there, the others only named as present, not used.
+        if (LockFiles.ChoosePyLock(projectDirectory, lockName, out var otherPyLocks) is { } pyLock)
+            present.Add(pyLock);
+        present.AddRange(LockFormat.All.Where(l => !l.IsPyLock && Has(l.FileName)).Select(l => l.FileName));
+        present.AddRange(otherPyLocks);
         var selfInstalling = Has("setup.py") || Has(PyProject.FileName) || Has("setup.cfg");
 
         if (present.Count == 0)
             return selfInstalling ? SelfInstalling(projectDirectory, groups) : new PipPlan([], [], new Dictionary<string, string>(), null, null, null, null);
         var chosen = present[0];
-        var lockFormat = LockFormat.All.SingleOrDefault(l => l.FileName == chosen);
+        var lockFormat = LockFormat.ForFile(chosen);
         // A lock pins the project's dependencies, not the project: a packaged project goes in on top, as with metadata.
         var installsItself = lockFormat is not null && selfInstalling && IsPackage(projectDirectory, lockFormat);
         var ignored = present.Skip(1).Concat(selfInstalling && !installsItself ? ["the project's own metadata"] : []).ToArray();
