@@ -225,4 +225,47 @@ public sealed class LockedProjectTests : IDisposable
         var ex = Assert.Throws<ModWsgiException>(() => FrameworkDetection.Detect(_project, ServerKind.Waitress, false, true, DeclaredDependencies.Of(plan)));
         Assert.Contains("pylock.prod.toml does not pin it", ex.Message, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("", true)]
+    [InlineData("[build-system]\nrequires = ['setuptools>=61']\nbuild-backend = 'setuptools.build_meta'\n", true)]
+    [InlineData("[build-system]\nrequires = ['hatchling']\nbuild-backend = 'hatchling.build'\n", false)]
+    [InlineData("setup.py", false)]
+    [InlineData("attr", false)]
+    public void APyprojectWhoseDynamicMetadataComesFromFiles_ReusesItsProjectInstall_KeyedByThoseFiles(string variant, bool reusable)
+    {
+        var version = variant == "attr" ? "{ attr = 'srcapp.__version__' }" : "{ file = ['VERSION'] }";
+        Write("pyproject.toml", (variant.StartsWith('[') ? variant : "") + $$"""
+            [project]
+            name = "srcapp"
+            dynamic = ["version", "dependencies"]
+
+            [tool.setuptools.dynamic]
+            version = {{version}}
+            dependencies = { file = ["requirements.in"] }
+            """);
+        Write("VERSION", "0.1.0\n");
+        Write("requirements.in", "flask\n");
+        Write("srcapp/__init__.py", "__version__ = '0.1.0'\n");
+        if (variant == "setup.py")
+            Write("setup.py", "from setuptools import setup\nsetup()\n");
+
+        var plan = Plan();
+
+        Assert.NotNull(plan.ProjectInstall);
+        if (!reusable)
+        {
+            Assert.Null(plan.ProjectInstallInputs);
+            return;
+        }
+        Assert.Equal(["VERSION", "pyproject.toml", "requirements.in"], plan.ProjectInstallInputs!);
+        // The install's key follows those files and the layout, not a code edit.
+        var install = plan.ProjectInstall!;
+        string Key() => ProjectInstallKey.Compute(ProjectFiles.Load(_project), plan.ProjectInstallInputs!, install, "sha256:deps");
+        var first = Key();
+        Write("srcapp/__init__.py", "__version__ = '0.1.0'\nX = 1\n");
+        Assert.Equal(first, Key());
+        Write("VERSION", "0.2.0\n");
+        Assert.NotEqual(first, Key());
+    }
 }

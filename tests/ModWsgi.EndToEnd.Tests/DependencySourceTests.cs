@@ -20,11 +20,14 @@ public sealed class DependencySourceTests(SdkFixture sdk) : IDisposable
         ("lockmain", "1.1", "TEXT = 'main 1.1'\n"),
         ("lockdev", "2.0", "TEXT = 'dev 2.0'\n"));
 
-    [DockerFact]
-    public async Task A_pyproject_only_Flask_app_keeps_its_dependency_layer_on_a_template_edit_and_serves_the_edit()
+    /// <param name="versionFromFile">The version is dynamic, read by setuptools from a VERSION file: the install is still reused.</param>
+    [DockerTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_pyproject_only_Flask_app_keeps_its_dependency_layer_on_a_template_edit_and_serves_the_edit(bool versionFromFile)
     {
         using var index = new RealPackageIndex();
-        var project = WriteFlaskApp(Path.Combine(_work.Path, "flaskr"), index);
+        var project = WriteFlaskApp(Path.Combine(_work.Path, "flaskr" + (versionFromFile ? "-dynamic" : "")), index, versionFromFile);
         var app = Path.GetDirectoryName(project)!;
         var image = NewImage("pydeps-flaskr");
 
@@ -50,7 +53,7 @@ public sealed class DependencySourceTests(SdkFixture sdk) : IDisposable
         Assert.Equal((200, "edited template"), await container.GetAsync("/"));
     }
 
-    private string WriteFlaskApp(string app, RealPackageIndex index)
+    private string WriteFlaskApp(string app, RealPackageIndex index, bool versionFromFile = false)
     {
         Write(app, "pyproject.toml", $"""
             [build-system]
@@ -59,12 +62,15 @@ public sealed class DependencySourceTests(SdkFixture sdk) : IDisposable
 
             [project]
             name = "flaskr"
-            version = "1.0.0"
+            {(versionFromFile ? "dynamic = [\"version\"]" : "version = \"1.0.0\"")}
             dependencies = ["flask=={index.VersionOf("flask")}"]
 
             [tool.setuptools]
             packages = ["flaskr"]
+            {(versionFromFile ? "\n[tool.setuptools.dynamic]\nversion = { file = [\"VERSION\"] }" : "")}
             """);
+        if (versionFromFile)
+            Write(app, "VERSION", "1.0.0\n");
         Write(app, "flaskr/__init__.py", """
             from flask import Flask, render_template
 

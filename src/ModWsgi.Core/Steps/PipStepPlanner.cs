@@ -119,7 +119,7 @@ public static partial class PipStepPlanner
         const string buildFile = "/tmp/modwsgi-build-requirements.txt";
         steps.Add(new BuildStep("build-backend", $"Installing the project's build backend ({string.Join(", ", build)}) with pip",
             WriteFile(buildFile, string.Concat(build.Select(l => l.Trim() + "\n"))) + $"{Install} -r {buildFile}\n"));
-        var installInputs = PyProject.ReadStatic(projectDirectory, [], out _) is { IsFullyStatic: true } ? ProjectInstallInputs(projectDirectory) : null;
+        var installInputs = ReusableInstallInputs(projectDirectory);
         return new PipPlan(steps, [format.FileName], key, ProjectInstallStep, installInputs, null, source) { Packages = packages.Select(p => p.Name).ToArray() };
     }
 
@@ -141,7 +141,7 @@ public static partial class PipStepPlanner
             const string file = "/tmp/modwsgi-project-requirements.txt";
             var step = new BuildStep("pip", "Installing the project's dependencies from pyproject.toml with pip", WriteFile(file, text) + $"{Install} -r {file}\n");
             var key = new Dictionary<string, string> { ["metadata pyproject.toml"] = Digests.Sha256(Encoding.UTF8.GetBytes(text)) };
-            return new PipPlan([step], [], key, project, metadata.IsFullyStatic ? ProjectInstallInputs(projectDirectory) : null, null,
+            return new PipPlan([step], [], key, project, ReusableInstallInputs(projectDirectory), null,
                 "pyproject.toml [project] dependencies and [build-system] requires") { Packages = metadata.Requirements.Select(RequirementLine.Name).ToArray() };
         }
 
@@ -186,7 +186,38 @@ public static partial class PipStepPlanner
                     + Environment.NewLine + string.Join(Environment.NewLine, tail.TakeLast(6).Select(l => "    " + l)))
                 : null,
         };
-        return new PipPlan([metadataStep], inputs, new Dictionary<string, string>(), project, null, fallback, $"the project's metadata ({string.Join(", ", inputs)})");
+        return new PipPlan([metadataStep], inputs, new Dictionary<string, string>(), project, ReusableInstallInputs(projectDirectory), fallback, $"the project's metadata ({string.Join(", ", inputs)})");
+    }
+
+    /// <summary>
+    /// The files that decide what the project's editable install writes outside /app, when only they (and the file layout)
+    /// do: fully static metadata, or a setuptools pyproject.toml whose [project] dynamic fields all come from
+    /// [tool.setuptools.dynamic] <c>file =</c> entries (those files join the inputs; the dependency phase computed the
+    /// metadata from exactly these files, without the package's source). Null, so the install runs on every
+    /// build, when the backend may read or write anything: a setup.py (arbitrary code; it may also build extensions into
+    /// /app, which a reuse drops), an <c>attr =</c> (imports the package's source), setup.cfg-only metadata, another
+    /// backend's dynamic fields, or setuptools ext-modules.
+    /// </summary>
+    private static IReadOnlyList<string>? ReusableInstallInputs(string projectDirectory)
+    {
+        bool Has(string file) => File.Exists(Path.Combine(projectDirectory, file));
+        if (Has("setup.py") || !Has(PyProject.FileName))
+            return null;
+        var document = TomlFile.Read(Path.Combine(projectDirectory, PyProject.FileName), PyProject.FileName);
+        if (document.Table("project") is not { } project)
+            return null;
+        var dynamic = project.Strings("dynamic") ?? [];
+        if (dynamic.Count == 0)
+            return ProjectInstallInputs(projectDirectory);
+        var backend = document.Table("build-system") is { } buildSystem && buildSystem.TryGetValue("build-backend", out var b) ? b as string : null;
+        var setuptools = document.Table("tool")?.Table("setuptools");
+        if (backend is not null && !backend.StartsWith("setuptools.build_meta", StringComparison.Ordinal) || setuptools?.ContainsKey("ext-modules") == true)
+            return null;
+        var table = setuptools?.Table("dynamic");
+        static bool FileOnly(object? entry) => entry is Tomlyn.Model.TomlTable t && t.Count == 1 && t.ContainsKey("file");
+        // (optional-dependencies' files sit one table deeper, out of DynamicMetadataFiles' sight: not reused.)
+        var fromFiles = dynamic.All(field => table is not null && table.TryGetValue(field, out var entry) && FileOnly(entry));
+        return fromFiles ? [.. ProjectInstallInputs(projectDirectory).Concat(PyProject.DynamicMetadataFiles(projectDirectory)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)] : null;
     }
 
     /// <summary>
