@@ -3,14 +3,20 @@
 # Django (+ asgiref, pytz, sqlparse), Flask (+ Werkzeug, Jinja2, MarkupSafe, itsdangerous, click),
 # gunicorn, waitress, and setuptools/wheel (for builds from sdists without build isolation).
 #
-#   eng/build-package-index.sh OUTPUT_DIR
+#   eng/build-package-index.sh [--suite bookworm|trixie] OUTPUT_DIR
+#
+# One index per Debian suite, i.e. per base image (bookworm: Python 3.11, Django 3.2, Flask 2.2; trixie:
+# Python 3.13, Django 4.2, Flask 3.1), not one index holding both: Django 4.2 and Flask 3.1 install on 3.11 too
+# (Requires-Python >=3.8/>=3.9), so pip on bookworm would pick trixie's newer versions of everything unpinned;
+# each suite's set is the one Debian tested together on that Python. Default suite: bookworm.
 #
 # Produces OUTPUT_DIR/wheels/*.whl, OUTPUT_DIR/simple/index.html, OUTPUT_DIR/simple/<name>/index.html
 # (links ../../wheels/FILE#sha256=HEX) and OUTPUT_DIR/debian-packages.txt (which Debian package each wheel
 # came from). Serve it with: python3 -m http.server --directory OUTPUT_DIR, then pip --index-url .../simple/.
 #
-# The wheels are repacked from Debian bookworm's *binary* python3-* packages (Debian's build of the
-# upstream code, with Debian's security patches) inside a throwaway container of the base image: the
+# The wheels are repacked from the suite's *binary* python3-* packages (Debian's build of the
+# upstream code, with Debian's security patches) inside a throwaway container of that suite's base image
+# (modwsgi/base:SUITE, whose own apt sources name the suite: the host's apt sources are never touched): the
 # Debian mirror reachable here serves the binary pool, but most source packages' .orig tarballs 404.
 # MarkupSafe's optional C speedup is left out (pure-Python fallback), so every wheel is py3-none-any.
 # setuptools and wheel are copied from the base image's /usr/share/python-wheels (Debian's own wheels).
@@ -21,12 +27,16 @@ set -euo pipefail
 
 die() { echo "build-package-index: error: $*" >&2; exit 1; }
 
-[ $# -eq 1 ] && [ -n "$1" ] || die "usage: $0 OUTPUT_DIR"
-base="${MODWSGI_BASE_IMAGE:-modwsgi/base:bookworm}"
+suite=bookworm
+if [ "${1:-}" = --suite ]; then suite="${2:-}"; shift 2 || die "usage: $0 [--suite bookworm|trixie] OUTPUT_DIR"; fi
+case "$suite" in bookworm|trixie) ;; *) die "unknown suite '$suite' (bookworm or trixie)" ;; esac
+[ $# -eq 1 ] && [ -n "$1" ] || die "usage: $0 [--suite bookworm|trixie] OUTPUT_DIR"
+base="${MODWSGI_BASE_IMAGE:-modwsgi/base:$suite}"
 script="$(readlink -f "${BASH_SOURCE[0]}")"
 mkdir -p "$1" || die "cannot create output directory $1"
 out="$(cd "$1" && pwd)"
-hash="$(sha256sum "$script" | cut -d' ' -f1)"
+# The stamp names the suite too: one folder rebuilt for another suite is not up to date.
+hash="$(sha256sum "$script" | cut -d' ' -f1) $suite"
 
 list_wheels() {
   echo "Wheels in $out/wheels:"
@@ -62,11 +72,19 @@ mkdir -p "$staging"
 
 # Debian binary package -> the Python project it holds. Supporting packages are unpacked next to each
 # of them so that Debian's symlinks (e.g. Django admin's and Werkzeug's jquery.js) can be dereferenced.
-packages=(
-  python3-django python3-asgiref python3-tz python3-sqlparse
-  python3-flask python3-werkzeug python3-jinja2 python3-markupsafe python3-itsdangerous python3-click
-  python3-gunicorn python3-waitress
-)
+if [ "$suite" = bookworm ]; then
+  packages=(
+    python3-django python3-asgiref python3-tz python3-sqlparse
+    python3-flask python3-werkzeug python3-jinja2 python3-markupsafe python3-itsdangerous python3-click
+    python3-gunicorn python3-waitress
+  )
+else # trixie: Django 4.2 needs no pytz; Flask 3.1 needs blinker, gunicorn 23 packaging.
+  packages=(
+    python3-django python3-asgiref python3-sqlparse
+    python3-flask python3-werkzeug python3-jinja2 python3-markupsafe python3-itsdangerous python3-click python3-blinker
+    python3-gunicorn python3-packaging python3-waitress
+  )
+fi
 support=(libjs-jquery)
 # Packages whose compiled extension is optional (a pure-Python fallback exists): the .so is dropped.
 optional_extensions=(python3-markupsafe)
@@ -93,7 +111,8 @@ for p in $PACKAGES; do
 done
 mkdir -p /out/wheels
 echo " -----> repacking as wheels"
-/usr/bin/python3 - <<'PY'
+# -W: trixie's wheel 0.46 calls wheel.metadata private (a DeprecationWarning); it is what turns PKG-INFO into METADATA.
+/usr/bin/python3 -W ignore::DeprecationWarning - <<'PY'
 import os, re, shutil, sys
 from email.generator import Generator
 from email.parser import Parser
@@ -106,9 +125,10 @@ depends = dict(line.split(" ", 1) for line in open("/tmp/depends").read().splitl
 sources = []
 
 # dh_python3 turns a project's unconditional requirements into Debian Depends and strips them from the
-# installed requires.txt, so the wheels would lose them: these are the upstream install_requires of the
-# versions in bookworm, checked below against each package's Depends (a new upstream version fails here).
-RESTORE = {
+# installed requires.txt of egg-info packages (bookworm's), so the wheels would lose them: these are the upstream
+# install_requires of the versions in bookworm, checked below against each package's Depends (a new upstream
+# version fails here). trixie's packages are dist-info ones that keep their Requires-Dist: nothing to restore.
+RESTORE = {"bookworm": {
     "python3-django": ("3.2.25", ["asgiref>=3.3.2,<4", "pytz", "sqlparse>=0.2.2"]),
     "python3-asgiref": ("3.6.0", ['typing_extensions; python_version < "3.8"']),
     "python3-tz": ("2022.7.1", []),
@@ -122,7 +142,7 @@ RESTORE = {
     "python3-click": ("8.1.3", ['importlib-metadata; python_version < "3.8"']),
     "python3-gunicorn": ("20.1.0", ["setuptools>=3.0"]),
     "python3-waitress": ("2.1.2", []),
-}
+}, "trixie": {}}[os.environ["SUITE"]]
 DEBIAN_TO_PROJECT = {"python3-tz": "pytz", "python3-pkg-resources": "setuptools"}
 
 def norm(name):
@@ -154,17 +174,23 @@ for deb, deb_version in versions.items():
             msg = Parser().parse(f)
         keep = [n for n in os.listdir(meta) if n not in ("RECORD", "WHEEL", "INSTALLER", "REQUESTED", "direct_url.json")]
     name, version = msg["Name"], msg["Version"]
-    if deb not in RESTORE:
-        fail(f"{deb}: no entry in RESTORE (its upstream requirements) in eng/build-package-index.sh")
-    expected, restore = RESTORE[deb]
-    if version != expected:
-        fail(f"{deb} now holds {name} {version}, not {expected}: update RESTORE in eng/build-package-index.sh")
-    for requirement in restore:
-        msg["Requires-Dist"] = requirement
-    # Every python3-* package Debian depends on must be a requirement of the wheel, and vice versa.
-    debian = {DEBIAN_TO_PROJECT.get(d, d[len("python3-"):]) for d in re.findall(r"python3-[a-z0-9.+-]+", depends[deb])}
-    required = {requirement_name(r) for r in msg.get_all("Requires-Dist", []) if "extra ==" not in r}
-    if {norm(d) for d in debian} != required:
+    if deb in RESTORE:
+        expected, restore = RESTORE[deb]
+        if version != expected:
+            fail(f"{deb} now holds {name} {version}, not {expected}: update RESTORE in eng/build-package-index.sh")
+        for requirement in restore:
+            msg["Requires-Dist"] = requirement
+    # Debian Depends and the wheel's requirements must agree: each python3-* package Debian always depends on is
+    # a requirement of the wheel, and each unconditional requirement of the wheel is a Debian dependency. A group
+    # "python3-X | python3-supported-min (>= 3.11)" is Debian's spelling of a python_version marker.
+    groups = [re.findall(r"python3-[a-z0-9.+-]+", g) for g in depends[deb].split(",")]
+    project = lambda d: norm(DEBIAN_TO_PROJECT.get(d, d[len("python3-"):]))
+    debian_always = {project(g[0]) for g in groups if g and "python3-supported-min" not in g}
+    debian_any = {project(d) for g in groups for d in g if d != "python3-supported-min"}
+    requirements = [r for r in msg.get_all("Requires-Dist", []) if not re.search(r"extra\s*==", r)]
+    required = {requirement_name(r) for r in requirements}
+    unconditional = {requirement_name(r) for r in requirements if ";" not in r}
+    if not debian_always <= required or not unconditional <= debian_any:
         fail(f"{deb}: Debian Depends ({depends[deb]}) and the wheel's requirements ({sorted(required)}) disagree")
     safe = re.sub(r"[^\w\d.]+", "_", name, flags=re.UNICODE)
     stage = f"/tmp/stage/{safe}"
@@ -244,11 +270,11 @@ PY
 EOF
 )
 
-echo " -----> building wheels from Debian bookworm packages in $base"
+echo " -----> building wheels from Debian $suite packages in $base"
 docker run --rm --name "$container" --network bridge \
   -v "$staging:/out" \
   -e PACKAGES="${packages[*]}" -e SUPPORT="${support[*]}" -e OPTIONAL_EXTENSIONS="${optional_extensions[*]}" \
-  -e HOST_UID="$(id -u)" -e HOST_GID="$(id -g)" -e SOURCE_DATE_EPOCH=315532800 \
+  -e SUITE="$suite" -e HOST_UID="$(id -u)" -e HOST_GID="$(id -g)" -e SOURCE_DATE_EPOCH=315532800 \
   "$base" bash -c "$inner" \
   || die "building the wheels in a $base container failed (see the output above)"
 

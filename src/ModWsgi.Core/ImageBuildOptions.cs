@@ -85,6 +85,9 @@ public sealed record ImageBuildOptions
     /// <summary>WsgiDependencyGroups: lock groups/extras (or pyproject extras and dependency groups) installed besides the main ones.</summary>
     public IReadOnlyList<string> DependencyGroups { get; init; } = [];
 
+    /// <summary>WsgiLockName: the NAME of the PEP 751 lock pylock.NAME.toml to install; null for pylock.toml or the only named one.</summary>
+    public string? LockName { get; init; }
+
     /// <summary>ContainerUser: the user the container runs as (e.g. 1001); null keeps the base image's (root,
     /// with Apache's children and the mod_wsgi daemons as www-data).</summary>
     public string? User { get; init; }

@@ -39,6 +39,7 @@ public sealed record ProjectSettings
     public IReadOnlyList<string> WsgiPipExtraIndexUrl { get; init; } = [];
     public IReadOnlyList<string> WsgiPipTrustedHost { get; init; } = [];
     public IReadOnlyList<string> WsgiDependencyGroups { get; init; } = [];
+    public string? WsgiLockName { get; init; }
     public string? WsgiCacheDirectory { get; init; }
     public string? DockerHost { get; init; }
     public string? ContainerUser { get; init; }
@@ -82,6 +83,7 @@ public sealed record ProjectSettings
         WsgiPipExtraIndexUrl = values.Includes(SettingsTable.WsgiPipExtraIndexUrl),
         WsgiPipTrustedHost = values.Includes(SettingsTable.WsgiPipTrustedHost),
         WsgiDependencyGroups = values.Includes(SettingsTable.WsgiDependencyGroups),
+        WsgiLockName = values.Text(SettingsTable.WsgiLockName),
         WsgiCacheDirectory = values.Text(SettingsTable.WsgiCacheDirectory),
         ContainerUser = values.Text(SettingsTable.ContainerUser),
         ContainerPort = values.Includes(SettingsTable.ContainerPort),
@@ -137,6 +139,7 @@ public sealed record ProjectSettings
         HealthCheck = Oci.HealthCheck.From(WsgiHealthCheck, WsgiHealthCheckInterval, WsgiHealthCheckTimeout, WsgiHealthCheckStartPeriod, WsgiHealthCheckRetries),
         DependencyGroups = WsgiDependencyGroups
             .SelectMany(g => g.Split([',', ';'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray(),
+        LockName = Blank(WsgiLockName)?.Trim(),
         Server = new WsgiServerOptions
         {
             ApplicationType = WsgiApplicationTypes.Parse(Blank(WsgiApplicationType) ?? SettingsTable.WsgiApplicationType.Default),

@@ -50,6 +50,7 @@ public sealed class PublishImage : Microsoft.Build.Utilities.Task, ICancelableTa
     public string[]? WsgiPipExtraIndexUrl { get; set; }
     public string[]? WsgiPipTrustedHost { get; set; }
     public string[]? WsgiDependencyGroups { get; set; }
+    public string? WsgiLockName { get; set; }
     public string? WsgiCacheDirectory { get; set; }
     public string? ContainerUser { get; set; }
     public ITaskItem[]? ContainerPort { get; set; }

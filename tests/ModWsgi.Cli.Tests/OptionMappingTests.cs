@@ -43,6 +43,7 @@ public sealed class OptionMappingTests : IDisposable
             "--pip-extra-index-url", "http://127.0.0.1:3142/simple", "--pip-extra-index-url", "http://127.0.0.1:3143/simple",
             "--pip-trusted-host", "127.0.0.1", "--pip-trusted-host", "localhost",
             "--dependency-group", "dev", "--dependency-group", "postgres",
+            "--lock-name", "prod",
             "--cache-dir", "/tmp/cache-here",
             "--docker-host", "tcp://127.0.0.1:2375",
             "--label", "org.opencontainers.image.vendor=Example", "--label", "equation=a=b",
@@ -79,6 +80,7 @@ public sealed class OptionMappingTests : IDisposable
         Assert.Equal(["CMD", "mod_wsgi-docker-probe", "alive", "--port", "8080"], options.HealthCheck!.Test);
         Assert.Equal((TimeSpan.FromSeconds(2), TimeSpan.FromMilliseconds(1500), TimeSpan.Zero, 5),
             (options.HealthCheck.Interval, options.HealthCheck.Timeout, options.HealthCheck.StartPeriod, options.HealthCheck.Retries));
+        Assert.Equal("prod", options.LockName);
         Assert.Equal("/tmp/cache-here", options.CacheDirectory);
         Assert.Equal("tcp://127.0.0.1:2375", options.DockerHost);
         Assert.Equal(new Dictionary<string, string> { ["org.opencontainers.image.vendor"] = "Example", ["equation"] = "a=b" }, options.Labels);

@@ -257,8 +257,10 @@ public sealed class DependencySourceTests : IDisposable
         Assert.StartsWith(present[0], plan.DependencySource, StringComparison.Ordinal);
         foreach (var ignored in present.Skip(1))
             Assert.Contains(ignored, plan.DependencySource![present[0].Length..], StringComparison.Ordinal);
-        Assert.Contains("the project's own metadata", plan.DependencySource, StringComparison.Ordinal);
-        Assert.Null(plan.ProjectInstall);
+        // A [project] table makes it a package: a lock installs it on top, except uv's virtual project and requirements.txt.
+        var installsItself = present[0] is not ("requirements.txt" or "uv.lock");
+        Assert.Equal(!installsItself, plan.DependencySource!.Contains("the project's own metadata", StringComparison.Ordinal));
+        Assert.Equal(installsItself, plan.ProjectInstall is not null);
         if (present[0] != "requirements.txt")
         {
             Assert.Equal([present[0]], plan.DependencyInputs);

@@ -20,11 +20,14 @@ public sealed class DependencySourceTests(SdkFixture sdk) : IDisposable
         ("lockmain", "1.1", "TEXT = 'main 1.1'\n"),
         ("lockdev", "2.0", "TEXT = 'dev 2.0'\n"));
 
-    [DockerFact]
-    public async Task A_pyproject_only_Flask_app_keeps_its_dependency_layer_on_a_template_edit_and_serves_the_edit()
+    /// <param name="versionFromFile">The version is dynamic, read by setuptools from a VERSION file: the install is still reused.</param>
+    [DockerTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_pyproject_only_Flask_app_keeps_its_dependency_layer_on_a_template_edit_and_serves_the_edit(bool versionFromFile)
     {
         using var index = new RealPackageIndex();
-        var project = WriteFlaskApp(Path.Combine(_work.Path, "flaskr"), index);
+        var project = WriteFlaskApp(Path.Combine(_work.Path, "flaskr" + (versionFromFile ? "-dynamic" : "")), index, versionFromFile);
         var app = Path.GetDirectoryName(project)!;
         var image = NewImage("pydeps-flaskr");
 
@@ -50,7 +53,7 @@ public sealed class DependencySourceTests(SdkFixture sdk) : IDisposable
         Assert.Equal((200, "edited template"), await container.GetAsync("/"));
     }
 
-    private string WriteFlaskApp(string app, RealPackageIndex index)
+    private string WriteFlaskApp(string app, RealPackageIndex index, bool versionFromFile = false)
     {
         Write(app, "pyproject.toml", $"""
             [build-system]
@@ -59,12 +62,15 @@ public sealed class DependencySourceTests(SdkFixture sdk) : IDisposable
 
             [project]
             name = "flaskr"
-            version = "1.0.0"
+            {(versionFromFile ? "dynamic = [\"version\"]" : "version = \"1.0.0\"")}
             dependencies = ["flask=={index.VersionOf("flask")}"]
 
             [tool.setuptools]
             packages = ["flaskr"]
+            {(versionFromFile ? "\n[tool.setuptools.dynamic]\nversion = { file = [\"VERSION\"] }" : "")}
             """);
+        if (versionFromFile)
+            Write(app, "VERSION", "1.0.0\n");
         Write(app, "flaskr/__init__.py", """
             from flask import Flask, render_template
 
@@ -254,6 +260,77 @@ public sealed class DependencySourceTests(SdkFixture sdk) : IDisposable
         Assert.Contains("MODWSGI5005", build.Output);
         Assert.Contains("'lockmain==1.0'", build.Output);
         Assert.DoesNotContain("MODWSGI5001", build.Output);
+    }
+
+    /// <summary>
+    /// A src-layout project whose lock pins itsdangerous and gunicorn (hashes of the local index's wheels, computed here):
+    /// the project installs itself on top, so wsgi.py's import of src/srcapp works, and WsgiServer=gunicorn is found in the
+    /// lock alone. As a uv.lock, and as one of two PEP 751 named locks chosen by WsgiLockName.
+    /// </summary>
+    [DockerTheory]
+    [InlineData("uv.lock", null)]
+    [InlineData("pylock.prod.toml", "prod")]
+    public async Task A_locked_src_layout_project_installs_itself_and_runs_under_gunicorn_named_only_in_the_lock(string file, string? lockName)
+    {
+        using var index = new RealPackageIndex();
+        string[] locked = ["gunicorn", "itsdangerous", "setuptools"];
+        var app = Path.Combine(_work.Path, "srcapp-" + file.Replace('.', '-'));
+        Write(app, "pyproject.toml", """
+            [build-system]
+            requires = ["setuptools>=61"]
+            build-backend = "setuptools.build_meta"
+
+            [project]
+            name = "srcapp"
+            version = "0.1.0"
+            dependencies = ["itsdangerous", "gunicorn"]
+
+            [tool.setuptools.packages.find]
+            where = ["src"]
+            """);
+        Write(app, "src/srcapp/__init__.py", """
+            from itsdangerous import URLSafeSerializer
+
+            def application(environ, start_response):
+                signer = URLSafeSerializer('key')
+                start_response('200 OK', [('Content-Type', 'text/plain')])
+                return [('srcapp ' + signer.loads(signer.dumps('signed'))).encode()]
+            """);
+        Write(app, "wsgi.py", "from srcapp import application\n");
+        Write(app, ".dockerignore", "*.proj\nnuget.config\n");
+        if (file == "uv.lock")
+            Write(app, file, "version = 1\nrequires-python = \">=3.11\"\n\n[[package]]\nname = \"srcapp\"\nversion = \"0.1.0\"\nsource = { editable = \".\" }\n"
+                + "dependencies = [{ name = \"gunicorn\" }, { name = \"itsdangerous\" }]\n"
+                + string.Concat(locked.Select(p => $"\n[[package]]\nname = \"{p}\"\nversion = \"{index.VersionOf(p)}\"\nsource = {{ registry = \"https://pypi.org/simple\" }}\n"
+                    + (p == "gunicorn" ? "dependencies = [{ name = \"setuptools\" }]\n" : "")
+                    + $"wheels = [{{ url = \"https://files.example/{p}.whl\", hash = \"sha256:{index.Sha256Of(p)}\" }}]\n")));
+        else
+        {
+            string PyLock(IEnumerable<string> packages) => "lock-version = \"1.0\"\ncreated-by = \"test\"\n"
+                + string.Concat(packages.Select(p => $"\n[[packages]]\nname = \"{p}\"\nversion = \"{index.VersionOf(p)}\"\n"
+                    + $"wheels = [{{ name = \"{p}.whl\", hashes = {{ sha256 = \"{index.Sha256Of(p)}\" }} }}]\n"))
+                + "\n[[packages]]\nname = \"srcapp\"\ndirectory = { path = \".\", editable = true }\n";
+            Write(app, file, PyLock(locked));
+            Write(app, "pylock.dev.toml", PyLock(["itsdangerous"])); // no gunicorn: choosing it would be MODWSGI2012
+        }
+        var project = sdk.WriteProject(app, "srcapp");
+        var image = NewImage("pydeps-srcapp");
+
+        var build = Publish(project, image, index.Url, index.Host, ["WsgiServer=gunicorn", .. lockName is null ? Array.Empty<string>() : ["WsgiLockName=" + lockName]]);
+
+        Assert.Contains("dependencies from " + file, build.StdOut);
+        Assert.Contains("the project itself installed on top", build.StdOut);
+        Assert.Contains("--require-hashes", build.StdOut);
+        Assert.Contains("Installing the project's build backend", build.StdOut);
+        Assert.Contains("Installing the project itself", build.StdOut);
+        using var container = RunningContainer.Start(image);
+        var (status, body) = await container.GetAsync("/");
+        Assert.True(status == 200, $"GET / answered {status}:\n{body}\n{container.Logs()}");
+        Assert.Equal("srcapp signed", body);
+        Assert.Contains("gunicorn", Run.DockerOk("exec", container.Id, "cat", "/proc/1/cmdline"));
+        var versions = Run.DockerOk("exec", container.Id, "/opt/venv/bin/python", "-c",
+            "import importlib.metadata as m; print(m.version('itsdangerous'), m.version('gunicorn'), m.version('srcapp'))");
+        Assert.Equal($"{index.VersionOf("itsdangerous")} {index.VersionOf("gunicorn")} 0.1.0", versions.Trim());
     }
 
     private void LockInstallsExactly(string file, Func<PackageIndex, string> lockText, bool groups = true)

@@ -4,24 +4,36 @@ namespace ModWsgi.EndToEnd.Tests;
 
 /// <summary>
 /// A PEP 503 index of real projects (Django, Flask, gunicorn, waitress, their dependencies, setuptools and
-/// wheel) built by eng/build-package-index.sh from Debian bookworm's packages into artifacts/package-index,
-/// once per test run (the script itself is skipped when its stamp is current), and served by python3's
-/// http.server on the Docker bridge gateway so build containers can reach it. Usable as a class fixture
-/// or with <c>using var index = new RealPackageIndex();</c>; pin versions with <see cref="VersionOf"/>.
+/// wheel) built by eng/build-package-index.sh from one Debian suite's packages, the suite of the base image the
+/// build uses: bookworm (Python 3.11, Django 3.2) into artifacts/package-index, trixie (Python 3.13, Django 4.2)
+/// into artifacts/package-index-trixie; once per test run and suite (the script itself is skipped when its stamp
+/// is current), and served by python3's http.server on the Docker bridge gateway so build containers can reach it.
+/// Usable as a class fixture or with <c>using var index = new RealPackageIndex();</c>; pin versions with
+/// <see cref="VersionOf"/>.
 /// </summary>
 public sealed class RealPackageIndex : IDisposable
 {
-    private static readonly Lazy<string> Built = new(Build, LazyThreadSafetyMode.ExecutionAndPublication);
+    private static readonly Dictionary<string, Lazy<string>> Built = new()
+    {
+        ["bookworm"] = new(() => Build("bookworm"), LazyThreadSafetyMode.ExecutionAndPublication),
+        ["trixie"] = new(() => Build("trixie"), LazyThreadSafetyMode.ExecutionAndPublication),
+    };
 
     private readonly BridgeHttpServer _server;
 
-    public RealPackageIndex()
+    /// <param name="suite">The Debian suite of the base image the build uses: bookworm or trixie.</param>
+    public RealPackageIndex(string suite = "bookworm")
     {
-        Directory = Built.Value;
+        if (!Built.TryGetValue(suite, out var built))
+            throw new ArgumentException($"No package index for suite '{suite}' (bookworm or trixie).", nameof(suite));
+        Suite = suite;
+        Directory = built.Value;
         _server = new BridgeHttpServer(Directory);
     }
 
-    /// <summary>The folder holding wheels/ and simple/ (artifacts/package-index).</summary>
+    public string Suite { get; }
+
+    /// <summary>The folder holding wheels/ and simple/ (artifacts/package-index[-trixie]).</summary>
     public string Directory { get; }
 
     public string Host => _server.Host;
@@ -45,15 +57,24 @@ public sealed class RealPackageIndex : IDisposable
         return versions.OrderBy(v => v, Comparer<string>.Create(CompareVersions)).Last();
     }
 
+    /// <summary>The sha256 (hex) of the wheel of <see cref="VersionOf"/>(project), for locks the tests write (never committed).</summary>
+    public string Sha256Of(string project)
+    {
+        var version = VersionOf(project);
+        var wheel = System.IO.Directory.GetFiles(Path.Combine(Directory, "wheels"), "*.whl")
+            .Single(file => Path.GetFileName(file).Split('-') is var parts && Normalize(parts[0]) == Normalize(project) && parts[1] == version);
+        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(wheel)));
+    }
+
     public void Dispose() => _server.Dispose();
 
-    private static string Build()
+    private static string Build(string suite)
     {
         var repo = RepositoryRootAttribute.Get();
-        var output = Path.Combine(repo, "artifacts", "package-index");
-        var result = Run.Process(Path.Combine(repo, "eng", "build-package-index.sh"), [output], timeout: TimeSpan.FromMinutes(10));
+        var output = Path.Combine(repo, "artifacts", suite == "bookworm" ? "package-index" : "package-index-" + suite);
+        var result = Run.Process(Path.Combine(repo, "eng", "build-package-index.sh"), ["--suite", suite, output], timeout: TimeSpan.FromMinutes(10));
         if (result.ExitCode != 0)
-            throw new InvalidOperationException($"eng/build-package-index.sh {output} failed ({result.ExitCode}):\n{result.Output}");
+            throw new InvalidOperationException($"eng/build-package-index.sh --suite {suite} {output} failed ({result.ExitCode}):\n{result.Output}");
         return output;
     }
 

@@ -6,14 +6,18 @@ public sealed class SampleTests(SdkFixture sdk) : IDisposable
 {
     private readonly TempDirectory _copy = new("modwsgi-sample");
     private readonly List<string> _images = [];
-    private RealPackageIndex? _index;
+    private readonly Dictionary<string, RealPackageIndex> _indexes = [];
 
-    private RealPackageIndex Index => _index ??= new RealPackageIndex();
+    /// <summary>The index of the base image's Debian suite: Django 3.2 for bookworm's 3.11, 4.2 for trixie's 3.13.</summary>
+    private RealPackageIndex Index(string suite = "bookworm") =>
+        _indexes.TryGetValue(suite, out var index) ? index : _indexes[suite] = new RealPackageIndex(suite);
 
-    [DockerFact]
-    public async Task Django_site_serves_the_admin_login_with_its_css_served_by_apache()
+    [DockerTheory]
+    [MemberData(nameof(Pythons))]
+    public async Task Django_site_serves_the_admin_login_with_its_css_served_by_apache(string python, string suite, string modWsgi)
     {
-        var image = Build("django-site");
+        var image = Build("django-site", suite, null, "WsgiPythonVersion=" + python);
+        Assert.Contains($"base image modwsgi/base:{suite}", image.Log);
         Assert.Contains("Django: collectstatic --noinput", image.Log);
         Assert.Contains("static files copied to '/app/example/htdocs'", image.Log);
         // Django's settings come back as a file the step wrote, not as a line in the build log.
@@ -34,6 +38,10 @@ public sealed class SampleTests(SdkFixture sdk) : IDisposable
         Assert.Contains("Server: Apache", headers);
         Assert.DoesNotContain("X-Frame-Options", headers);
         Assert.Contains("X-Frame-Options", Run.Process("curl", ["-sI", $"http://127.0.0.1:{container.Port}/admin/login/"]).StdOut);
+        // The suite's own Django (3.2 imports cgi, which Python 3.13 no longer has) under that suite's mod_wsgi.
+        var django = Run.DockerOk("exec", container.Id, "/opt/venv/bin/python", "-c", "import django, sys; print(django.get_version(), sys.version_info[:2])");
+        Assert.Equal($"{Index(suite).VersionOf("django")} ({python.Replace(".", ", ")})", django.Trim());
+        Assert.Contains(modWsgi + ".", ServerHeader(container));
     }
 
     /// <summary>The two base images, by the Python version that picks them: (version, Debian suite, mod_wsgi).</summary>
@@ -47,7 +55,7 @@ public sealed class SampleTests(SdkFixture sdk) : IDisposable
     [MemberData(nameof(Pythons))]
     public async Task Flask_app_serves_its_routes_and_static_files(string python, string suite, string modWsgi)
     {
-        var image = Build("flask-app", null, "WsgiPythonVersion=" + python);
+        var image = Build("flask-app", suite, null, "WsgiPythonVersion=" + python);
         Assert.Contains($"Python {python} (WsgiPythonVersion: {python}): base image modwsgi/base:{suite}", image.Log);
 
         using var container = RunningContainer.Start(image.Name);
@@ -63,7 +71,7 @@ public sealed class SampleTests(SdkFixture sdk) : IDisposable
     [MemberData(nameof(Pythons))]
     public async Task Flask_tutorial_inits_its_database_in_the_deploy_hook_and_registers_a_user(string python, string suite, string modWsgi)
     {
-        var image = Build("flask-tutorial", null, "WsgiPythonVersion=" + python);
+        var image = Build("flask-tutorial", suite, null, "WsgiPythonVersion=" + python);
         // pyproject.toml only: its dependencies come from its metadata, then the project installs itself on top.
         Assert.Contains("dependencies from pyproject.toml [project] dependencies", image.Log);
         Assert.Contains("Installing the project itself", image.Log);
@@ -102,7 +110,7 @@ public sealed class SampleTests(SdkFixture sdk) : IDisposable
     [DockerFact]
     public async Task Flask_app_under_gunicorn_when_WsgiServer_says_so()
     {
-        var image = Build("flask-app", requirements: "Flask==2.2.2\ngunicorn\n", "WsgiServer=gunicorn");
+        var image = Build("flask-app", "bookworm", requirements: "Flask==2.2.2\ngunicorn\n", "WsgiServer=gunicorn");
 
         using var container = RunningContainer.Start(image.Name);
         Assert.Equal((200, "Hello from Flask!"), await container.GetAsync("/"));
@@ -138,7 +146,7 @@ public sealed class SampleTests(SdkFixture sdk) : IDisposable
         Assert.True(stop.Elapsed < TimeSpan.FromSeconds(5), $"docker stop took {stop.Elapsed.TotalSeconds:F1} s: the image's stop signal must stop app.py");
     }
 
-    private (string Name, string Log) Build(string sample, string? requirements = null, params string[] properties)
+    private (string Name, string Log) Build(string sample, string suite, string? requirements = null, params string[] properties)
     {
         var source = Path.Combine(RepositoryRootAttribute.Get(), "samples", sample);
         var target = Path.Combine(_copy.Path, sample + "-" + Guid.NewGuid().ToString("N")[..6]);
@@ -150,7 +158,7 @@ public sealed class SampleTests(SdkFixture sdk) : IDisposable
             File.WriteAllText(Path.Combine(target, "requirements.txt"), requirements);
         var name = $"e2e-{sample}-{Guid.NewGuid():N}"[..(sample.Length + 13)];
         _images.Add(name + ":latest");
-        var build = sdk.PublishImage(project, ["ContainerRepository=" + name, "WsgiPipIndexUrl=" + Index.Url, "WsgiPipTrustedHost=" + Index.Host, .. properties]);
+        var build = sdk.PublishImage(project, ["ContainerRepository=" + name, "WsgiPipIndexUrl=" + Index(suite).Url, "WsgiPipTrustedHost=" + Index(suite).Host, .. properties]);
         Assert.True(build.ExitCode == 0, "PublishImage failed:\n" + build.Output);
         return (name, build.StdOut);
     }
@@ -171,7 +179,8 @@ public sealed class SampleTests(SdkFixture sdk) : IDisposable
     {
         foreach (var image in _images)
             Run.Docker("rmi", "-f", image);
-        _index?.Dispose();
+        foreach (var index in _indexes.Values)
+            index.Dispose();
         _copy.Dispose();
     }
 }

@@ -47,6 +47,8 @@ public static class DiagnosticCodes
     public static readonly DiagnosticCode DependencyFileInvalid = new(2015, "A pyproject.toml or lock file cannot be read");
     public static readonly DiagnosticCode DependencyGroupUnknown = new(2016, "A WsgiDependencyGroups name is not in the lock file or pyproject.toml");
     public static readonly DiagnosticCode LockedPackageNotHashed = new(2017, "A lock file names a package that cannot be installed by hash");
+    public static readonly DiagnosticCode NamedLockMissing = new(2040, "WsgiLockName names a pylock.NAME.toml the project does not have");
+    public static readonly DiagnosticCode NamedLockAmbiguous = new(2041, "Several pylock.NAME.toml files and no choice between them");
     public static readonly DiagnosticCode SpecialFileSkipped = new(2070, "A FIFO, socket or device in the project folder was left out of the image");
     public static readonly DiagnosticCode FileNameNotUtf8 = new(2071, "A file name in the project folder is not valid UTF-8");
     public static readonly DiagnosticCode RequirementsFileUnreadable = new(2072, "A requirements file is not a regular file of a sane size");

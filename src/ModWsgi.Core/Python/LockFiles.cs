@@ -21,6 +21,13 @@ public sealed record LockFormat(string FileName, string Tool)
 
     /// <summary>In the order the build prefers them when several exist (README "Which file the dependencies come from").</summary>
     public static IReadOnlyList<LockFormat> All { get; } = [PyLock, Uv, Poetry, Pipfile];
+
+    /// <summary>PEP 751: pylock.toml or a named lock pylock.NAME.toml (NAME without dots).</summary>
+    public bool IsPyLock => Tool == PyLock.Tool;
+
+    /// <summary>The format of a lock file by its name (pylock.NAME.toml is PEP 751's); null for any other file.</summary>
+    public static LockFormat? ForFile(string fileName) =>
+        LockFiles.IsNamedPyLock(fileName) ? PyLock with { FileName = fileName } : All.FirstOrDefault(l => l.FileName == fileName);
 }
 
 /// <summary>
@@ -41,7 +48,7 @@ public static partial class LockFiles
     }
 
     private static IReadOnlyList<LockedPackage> ReadToml(LockFormat format, TomlTable document, HashSet<string> chosen) =>
-        format == LockFormat.PyLock ? ReadPyLock(document, chosen)
+        format.IsPyLock ? ReadPyLock(format.FileName, document, chosen)
         : format == LockFormat.Uv ? ReadUv(document, chosen)
         : ReadPoetry(document, chosen);
 
@@ -62,9 +69,8 @@ public static partial class LockFiles
     }
 
     // PEP 751: [[packages]] with wheels/sdist hashes; groups and extras are marker variables.
-    private static List<LockedPackage> ReadPyLock(TomlTable document, HashSet<string> chosen)
+    private static List<LockedPackage> ReadPyLock(string file, TomlTable document, HashSet<string> chosen)
     {
-        const string file = "pylock.toml";
         if (document.Text("lock-version") is null)
             throw TomlFile.Invalid(file, "it has no lock-version (PEP 751)");
         var extras = Names(document.Strings("extras"));
@@ -98,6 +104,46 @@ public static partial class LockFiles
         }
         return result;
     }
+
+    /// <summary>PEP 751's pylock.NAME.toml: one name part, no dots.</summary>
+    public static bool IsNamedPyLock(string fileName) => NamedPyLockRule().IsMatch(fileName);
+
+    /// <summary>
+    /// The PEP 751 lock to install: pylock.NAME.toml for <paramref name="name"/> (WsgiLockName), else pylock.toml, else the
+    /// only pylock.NAME.toml; null when there is none. <paramref name="others"/> are the PEP 751 locks left unused.
+    /// </summary>
+    public static string? ChoosePyLock(string projectDirectory, string? name, out IReadOnlyList<string> others)
+    {
+        var named = Directory.EnumerateFiles(projectDirectory, "pylock.*.toml").Select(Path.GetFileName).OfType<string>()
+            .Where(IsNamedPyLock).Order(StringComparer.Ordinal).ToArray();
+        var plain = File.Exists(Path.Combine(projectDirectory, LockFormat.PyLock.FileName));
+        string[] all = [.. plain ? [LockFormat.PyLock.FileName] : Array.Empty<string>(), .. named];
+        string? chosen;
+        if (name is not null)
+        {
+            chosen = $"pylock.{name}.toml";
+            if (!IsNamedPyLock(chosen) || !named.Contains(chosen, StringComparer.Ordinal))
+                throw new ModWsgiException(DiagnosticCodes.NamedLockMissing,
+                    $"WsgiLockName is '{name}', but the project has no {chosen}"
+                    + (named.Length > 0 ? $" (its named locks: {string.Join(", ", named)}, i.e. WsgiLockName {string.Join(" or ", named.Select(n => n["pylock.".Length..^".toml".Length]))})" : " (it has no pylock.NAME.toml)")
+                    + ": fix WsgiLockName, or write the lock (pip lock -o " + chosen + ").");
+        }
+        else if (plain)
+            chosen = LockFormat.PyLock.FileName;
+        else if (named.Length > 1)
+            throw new ModWsgiException(DiagnosticCodes.NamedLockAmbiguous,
+                $"The project has several PEP 751 locks ({string.Join(", ", named)}) and no pylock.toml: choose one with WsgiLockName "
+                + $"(<WsgiLockName>{named[0]["pylock.".Length..^".toml".Length]}</WsgiLockName> for {named[0]}; modwsgi --lock-name), or name the default one pylock.toml.");
+        else
+            chosen = named.FirstOrDefault();
+        others = all.Where(f => f != chosen).ToArray();
+        return chosen;
+    }
+
+    /// <summary>uv.lock's project entry says <c>source = { virtual = "." }</c>: the project is not a package (uv does not install it).</summary>
+    public static bool UvProjectIsVirtual(string projectDirectory) =>
+        TomlFile.Read(Path.Combine(projectDirectory, LockFormat.Uv.FileName), LockFormat.Uv.FileName).Tables("package")
+            .Any(p => p.Table("source") is { } s && s.Text("virtual") is "." or "./");
 
     // uv: a graph from the project (source editable/virtual "."), edges carrying markers and extras.
     private static List<LockedPackage> ReadUv(TomlTable document, HashSet<string> chosen)
@@ -322,6 +368,9 @@ public static partial class LockFiles
 
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9.+!_-]*$")]
     private static partial Regex VersionRule();
+
+    [GeneratedRegex(@"^pylock\.[^./\\]+\.toml$")]
+    private static partial Regex NamedPyLockRule();
 
     [GeneratedRegex("^(sha256|sha384|sha512):[0-9a-f]+$")]
     private static partial Regex HashRule();

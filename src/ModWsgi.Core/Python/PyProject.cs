@@ -32,7 +32,7 @@ public static class PyProject
         var backend = buildSystem.TryGetValue("build-backend", out var value) ? value as string : null;
         var setuptools = backend is null || backend.StartsWith("setuptools.build_meta", StringComparison.Ordinal);
         // The name is what a PEP 508 line starts with, up to a version, extra, marker or URL.
-        var hasWheel = requires.Any(r => string.Equals(new string(r.Trim().TakeWhile(c => char.IsLetterOrDigit(c) || c is '-' or '_' or '.').ToArray()), "wheel", StringComparison.OrdinalIgnoreCase));
+        var hasWheel = requires.Any(r => string.Equals(RequirementLine.Name(r), "wheel", StringComparison.OrdinalIgnoreCase));
         return setuptools && !hasWheel ? [.. requires, "wheel"] : requires;
     }
 
@@ -126,4 +126,8 @@ public static class RequirementLine
         if (text.Length == 0 || !char.IsLetterOrDigit(text[0]) || text.Contains('\n') || text.Contains('\r') || text.Contains(" #") || text.Contains(" -"))
             throw TomlFile.Invalid(file, $"'{requirement}' is not a PEP 508 requirement");
     }
+
+    /// <summary>The project a PEP 508 requirement names (what it starts with, up to a version, extra, marker or URL).</summary>
+    public static string Name(string requirement) =>
+        new(requirement.Trim().TakeWhile(c => char.IsLetterOrDigit(c) || c is '-' or '_' or '.').ToArray());
 }

@@ -170,6 +170,11 @@ public static class SettingsTable
     // Images are for production: like Heroku (`poetry sync --only main`, `uv sync --no-default-groups`), no dev groups unless asked.
     { CliOption = "--dependency-group", CliHelpName = "NAME" };
 
+    public static readonly Setting WsgiLockName = new("WsgiLockName", SettingKind.Property, null,
+        "— (`pylock.toml`, else the only `pylock.NAME.toml`)", "which PEP 751 named lock to install: `prod` installs `pylock.prod.toml`")
+    // PEP 751 lets a project keep several locks (pylock.dev.toml, pylock.prod.toml); only the project knows which one an image is.
+    { CliOption = "--lock-name", CliHelpName = "NAME" };
+
     public static readonly Setting WsgiCacheDirectory = new("WsgiCacheDirectory", SettingKind.Property, null,
         "`$MODWSGI_CACHE_DIR`, else `~/.cache/modwsgi`", "the build cache")
     { CliOption = "--cache-dir", CliHelpName = "DIR" };
@@ -234,7 +239,7 @@ public static class SettingsTable
         ContainerRepository, ContainerImageTag, ContainerImageTags, Version, ContainerBaseImage, WsgiPythonVersion, ContainerRegistry,
         ContainerArchiveOutputPath, ContainerInsecureRegistries, LocalRegistry, DockerHost, ContainerLabel,
         ContainerEnvironmentVariable, WsgiApplicationType, WsgiEntryPoint, WsgiCallableObject, WsgiWorkingDirectory,
-        WsgiUrlAlias, WsgiServerArgument, WsgiPipIndexUrl, WsgiPipExtraIndexUrl, WsgiPipTrustedHost, WsgiDependencyGroups, WsgiCacheDirectory,
+        WsgiUrlAlias, WsgiServerArgument, WsgiPipIndexUrl, WsgiPipExtraIndexUrl, WsgiPipTrustedHost, WsgiDependencyGroups, WsgiLockName, WsgiCacheDirectory,
         ContainerUser, ContainerPort, WsgiServer, WsgiGracefulStopTimeout, WsgiFrameworkDetection, WsgiDjangoCollectStatic,
         WsgiHealthCheck, WsgiHealthCheckInterval, WsgiHealthCheckTimeout, WsgiHealthCheckStartPeriod, WsgiHealthCheckRetries,
     ];

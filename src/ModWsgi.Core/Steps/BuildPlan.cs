@@ -49,13 +49,17 @@ public sealed record BuildPlan(
     /// <summary>Where the dependencies come from, for the log (null when nothing is installed with pip).</summary>
     public string? DependencySource { get; init; }
 
+    /// <summary>The packages the dependency source installs, when known on the host (<see cref="PipPlan.Packages"/>).</summary>
+    public IReadOnlyList<string>? DependencyPackages { get; init; }
+
     /// <summary>
     /// The plan to switch to when the dependency phase finds that the metadata needs the project's source (a setup.py that
     /// reads the package): today's whole-folder <c>pip install -e .</c>. Null when the plan cannot turn out that way.
     /// </summary>
     public BuildPlan? MetadataFallback { get; init; }
 
-    public static BuildPlan Create(string projectDirectory, IReadOnlyList<string>? dependencyGroups = null)
+    /// <param name="lockName">WsgiLockName: which pylock.NAME.toml to install (null: pylock.toml, or the only named one).</param>
+    public static BuildPlan Create(string projectDirectory, IReadOnlyList<string>? dependencyGroups = null, string? lockName = null)
     {
         if (!Directory.Exists(projectDirectory))
             throw new ModWsgiException(DiagnosticCodes.ProjectDirectoryMissing,
@@ -86,7 +90,7 @@ public sealed record BuildPlan(
         }
 
         var stepsBeforePip = steps.Count;
-        var pip = PipStepPlanner.Plan(projectDirectory, requirements, dependencyGroups ?? []);
+        var pip = PipStepPlanner.Plan(projectDirectory, requirements, dependencyGroups ?? [], lockName);
         steps.AddRange(pip.Steps);
         inputs.AddRange(pip.Inputs);
 
@@ -107,6 +111,7 @@ public sealed record BuildPlan(
             ProjectInstallInputs = pip.ProjectInstallInputs,
             DerivedInputs = pip.KeyComponents,
             DependencySource = pip.Source,
+            DependencyPackages = pip.Packages,
         };
         return pip.Fallback is not { } fallback ? plan : plan with
         {
@@ -118,6 +123,7 @@ public sealed record BuildPlan(
                 ProjectInstallInputs = null,
                 DerivedInputs = fallback.KeyComponents,
                 DependencySource = fallback.Source,
+                DependencyPackages = fallback.Packages,
             },
         };
     }

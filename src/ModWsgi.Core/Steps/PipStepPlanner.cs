@@ -20,7 +20,15 @@ public sealed record PipPlan(
     BuildStep? ProjectInstall,
     IReadOnlyList<string>? ProjectInstallInputs,
     PipPlan? Fallback,
-    string? Source);
+    string? Source)
+{
+    /// <summary>
+    /// The names of the packages the chosen source installs, when the plan knows them on the host (a lock's pins, PEP 621
+    /// dependencies with the chosen extras and groups); null for requirements files (read as files) and for metadata
+    /// only the build backend can compute.
+    /// </summary>
+    public IReadOnlyList<string>? Packages { get; init; }
+}
 
 /// <summary>
 /// Chooses where the dependencies come from (README "Which file the dependencies come from"), first match wins:
@@ -42,23 +50,47 @@ public static partial class PipStepPlanner
     /// <summary>Metadata files of a self-installing project besides pyproject.toml's dynamic files (setup.py commonly reads the README).</summary>
     private static readonly string[] MetadataFiles = ["setup.py", "setup.cfg", PyProject.FileName, "MANIFEST.in"];
 
-    public static PipPlan Plan(string projectDirectory, RequirementsScan requirements, IReadOnlyList<string> groups)
+    public static PipPlan Plan(string projectDirectory, RequirementsScan requirements, IReadOnlyList<string> groups, string? lockName = null)
     {
         var present = new List<string>();
         bool Has(string file) => File.Exists(Path.Combine(projectDirectory, file));
         if (Has("requirements.txt"))
             present.Add("requirements.txt");
-        present.AddRange(LockFormat.All.Where(l => Has(l.FileName)).Select(l => l.FileName));
+        // PEP 751 locks take pylock.toml's place: the chosen one there, the others only named as present, not used.
+        if (LockFiles.ChoosePyLock(projectDirectory, lockName, out var otherPyLocks) is { } pyLock)
+            present.Add(pyLock);
+        present.AddRange(LockFormat.All.Where(l => !l.IsPyLock && Has(l.FileName)).Select(l => l.FileName));
+        present.AddRange(otherPyLocks);
         var selfInstalling = Has("setup.py") || Has(PyProject.FileName) || Has("setup.cfg");
 
         if (present.Count == 0)
             return selfInstalling ? SelfInstalling(projectDirectory, groups) : new PipPlan([], [], new Dictionary<string, string>(), null, null, null, null);
         var chosen = present[0];
-        var ignored = present.Skip(1).Concat(selfInstalling ? ["the project's own metadata"] : []).ToArray();
-        var source = chosen + (ignored.Length > 0 ? $" (also present, not used: {string.Join(", ", ignored)})" : "");
-        if (chosen == "requirements.txt")
+        var lockFormat = LockFormat.ForFile(chosen);
+        // A lock pins the project's dependencies, not the project: a packaged project goes in on top, as with metadata.
+        var installsItself = lockFormat is not null && selfInstalling && IsPackage(projectDirectory, lockFormat);
+        var ignored = present.Skip(1).Concat(selfInstalling && !installsItself ? ["the project's own metadata"] : []).ToArray();
+        var source = chosen + (ignored.Length > 0 ? $" (also present, not used: {string.Join(", ", ignored)})" : "")
+            + (installsItself ? "; the project itself installed on top (--no-deps)" : "");
+        if (lockFormat is null)
             return FromRequirements(projectDirectory, requirements, source);
-        return FromLock(projectDirectory, LockFormat.All.Single(l => l.FileName == chosen), groups, source);
+        return FromLock(projectDirectory, lockFormat, groups, source, installsItself);
+    }
+
+    /// <summary>
+    /// Whether a locked project is a package pip can install: a setup.py or setup.cfg, or a pyproject.toml with a
+    /// [build-system] or [project] table — unless its lock or tool says it is not one (uv's <c>source = { virtual = "." }</c>,
+    /// Poetry's <c>package-mode = false</c>).
+    /// </summary>
+    private static bool IsPackage(string projectDirectory, LockFormat format)
+    {
+        bool Has(string file) => File.Exists(Path.Combine(projectDirectory, file));
+        var pyproject = Has(PyProject.FileName) ? TomlFile.Read(Path.Combine(projectDirectory, PyProject.FileName), PyProject.FileName) : null;
+        if (pyproject?.Table("tool")?.Table("poetry") is { } poetry && poetry.TryGetValue("package-mode", out var mode) && mode is false)
+            return false;
+        if (format == LockFormat.Uv && LockFiles.UvProjectIsVirtual(projectDirectory))
+            return false;
+        return Has("setup.py") || Has("setup.cfg") || pyproject?.Table("build-system") is not null || pyproject?.Table("project") is not null;
     }
 
     private static PipPlan FromRequirements(string projectDirectory, RequirementsScan requirements, string source)
@@ -70,22 +102,36 @@ public static partial class PipStepPlanner
         return new PipPlan([step], [], new Dictionary<string, string>(), null, null, null, source);
     }
 
-    private static PipPlan FromLock(string projectDirectory, LockFormat format, IReadOnlyList<string> groups, string source)
+    private static PipPlan FromLock(string projectDirectory, LockFormat format, IReadOnlyList<string> groups, string source, bool installsItself)
     {
         var packages = LockFiles.Read(projectDirectory, format, groups);
         const string file = "/tmp/modwsgi-locked-requirements.txt";
-        var step = HashCheckedInstall("pip", $"Installing {packages.Count} locked packages from {format.FileName} with pip (--require-hashes --no-deps)",
-            WriteFile(file, LockFiles.ToHashedRequirements(packages)), file);
+        List<BuildStep> steps = [HashCheckedInstall("pip", $"Installing {packages.Count} locked packages from {format.FileName} with pip (--require-hashes --no-deps)",
+            WriteFile(file, LockFiles.ToHashedRequirements(packages)), file)];
         var key = new Dictionary<string, string> { ["lock groups"] = groups.Count == 0 ? "(default)" : string.Join(",", groups.Select(MarkerSelection.Normalize).Order(StringComparer.Ordinal)) };
-        return new PipPlan([step], [format.FileName], key, null, null, null, source);
+        if (!installsItself)
+            return new PipPlan(steps, [format.FileName], key, null, null, null, source) { Packages = packages.Select(p => p.Name).ToArray() };
+
+        // The project goes in without build isolation (no index in the application layer): its backend joins the
+        // dependency layer, installed over the locked packages (a locked setuptools that satisfies it stays).
+        // The script carries the requirements, so they key the layer; pyproject.toml itself does not.
+        var build = BuildRequirements(projectDirectory);
+        const string buildFile = "/tmp/modwsgi-build-requirements.txt";
+        steps.Add(new BuildStep("build-backend", $"Installing the project's build backend ({string.Join(", ", build)}) with pip",
+            WriteFile(buildFile, string.Concat(build.Select(l => l.Trim() + "\n"))) + $"{Install} -r {buildFile}\n"));
+        var installInputs = ReusableInstallInputs(projectDirectory);
+        return new PipPlan(steps, [format.FileName], key, ProjectInstallStep, installInputs, null, source) { Packages = packages.Select(p => p.Name).ToArray() };
     }
+
+    /// <summary>The project itself, in the application layer: no dependencies (the layer below has them), no index, no isolation.</summary>
+    private static BuildStep ProjectInstallStep => new("project", "Installing the project itself (pip install --no-deps -e .)",
+        $"{Pip} install --no-cache-dir --no-deps --no-build-isolation --no-index --use-pep517 -e .");
 
     private static PipPlan SelfInstalling(string projectDirectory, IReadOnlyList<string> groups)
     {
         var fallback = new PipPlan([new BuildStep("pip", "Installing the application folder with pip (no requirements.txt)", $"{Install} -e .")],
             [BuildPlan.WholeProject], new Dictionary<string, string>(), null, null, null, "the whole folder (pip install -e .)");
-        var project = new BuildStep("project", "Installing the project itself (pip install --no-deps -e .)",
-            $"{Pip} install --no-cache-dir --no-deps --no-build-isolation --no-index --use-pep517 -e .");
+        var project = ProjectInstallStep;
 
         if (PyProject.ReadStatic(projectDirectory, groups, out var whyNot) is { } metadata)
         {
@@ -95,8 +141,8 @@ public static partial class PipStepPlanner
             const string file = "/tmp/modwsgi-project-requirements.txt";
             var step = new BuildStep("pip", "Installing the project's dependencies from pyproject.toml with pip", WriteFile(file, text) + $"{Install} -r {file}\n");
             var key = new Dictionary<string, string> { ["metadata pyproject.toml"] = Digests.Sha256(Encoding.UTF8.GetBytes(text)) };
-            return new PipPlan([step], [], key, project, metadata.IsFullyStatic ? ProjectInstallInputs(projectDirectory) : null, null,
-                "pyproject.toml [project] dependencies and [build-system] requires");
+            return new PipPlan([step], [], key, project, ReusableInstallInputs(projectDirectory), null,
+                "pyproject.toml [project] dependencies and [build-system] requires") { Packages = metadata.Requirements.Select(RequirementLine.Name).ToArray() };
         }
 
         // Dynamic metadata: the build backend computes it, in the dependency phase, from the metadata files alone.
@@ -140,7 +186,38 @@ public static partial class PipStepPlanner
                     + Environment.NewLine + string.Join(Environment.NewLine, tail.TakeLast(6).Select(l => "    " + l)))
                 : null,
         };
-        return new PipPlan([metadataStep], inputs, new Dictionary<string, string>(), project, null, fallback, $"the project's metadata ({string.Join(", ", inputs)})");
+        return new PipPlan([metadataStep], inputs, new Dictionary<string, string>(), project, ReusableInstallInputs(projectDirectory), fallback, $"the project's metadata ({string.Join(", ", inputs)})");
+    }
+
+    /// <summary>
+    /// The files that decide what the project's editable install writes outside /app, when only they (and the file layout)
+    /// do: fully static metadata, or a setuptools pyproject.toml whose [project] dynamic fields all come from
+    /// [tool.setuptools.dynamic] <c>file =</c> entries (those files join the inputs; the dependency phase computed the
+    /// metadata from exactly these files, without the package's source). Null, so the install runs on every
+    /// build, when the backend may read or write anything: a setup.py (arbitrary code; it may also build extensions into
+    /// /app, which a reuse drops), an <c>attr =</c> (imports the package's source), setup.cfg-only metadata, another
+    /// backend's dynamic fields, or setuptools ext-modules.
+    /// </summary>
+    private static IReadOnlyList<string>? ReusableInstallInputs(string projectDirectory)
+    {
+        bool Has(string file) => File.Exists(Path.Combine(projectDirectory, file));
+        if (Has("setup.py") || !Has(PyProject.FileName))
+            return null;
+        var document = TomlFile.Read(Path.Combine(projectDirectory, PyProject.FileName), PyProject.FileName);
+        if (document.Table("project") is not { } project)
+            return null;
+        var dynamic = project.Strings("dynamic") ?? [];
+        if (dynamic.Count == 0)
+            return ProjectInstallInputs(projectDirectory);
+        var backend = document.Table("build-system") is { } buildSystem && buildSystem.TryGetValue("build-backend", out var b) ? b as string : null;
+        var setuptools = document.Table("tool")?.Table("setuptools");
+        if (backend is not null && !backend.StartsWith("setuptools.build_meta", StringComparison.Ordinal) || setuptools?.ContainsKey("ext-modules") == true)
+            return null;
+        var table = setuptools?.Table("dynamic");
+        static bool FileOnly(object? entry) => entry is Tomlyn.Model.TomlTable t && t.Count == 1 && t.ContainsKey("file");
+        // (optional-dependencies' files sit one table deeper, out of DynamicMetadataFiles' sight: not reused.)
+        var fromFiles = dynamic.All(field => table is not null && table.TryGetValue(field, out var entry) && FileOnly(entry));
+        return fromFiles ? [.. ProjectInstallInputs(projectDirectory).Concat(PyProject.DynamicMetadataFiles(projectDirectory)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)] : null;
     }
 
     /// <summary>

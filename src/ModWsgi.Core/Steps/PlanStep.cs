@@ -20,12 +20,12 @@ public sealed class PlanStep(ILogger logger)
     public ImagePlan Run(ImageBuildOptions options, BuildEnvironment environment, BaseImage baseImage, GitCheckout git)
     {
         var runtimeScripts = RuntimeScriptPaths(options);
-        var build = BuildPlan.Create(options.ProjectDirectory, options.DependencyGroups);
+        var build = BuildPlan.Create(options.ProjectDirectory, options.DependencyGroups, options.LockName);
         // mod_wsgi-docker's server_args may choose the application itself (and wins over the .proj's defaults).
         var serverArgsChooseApp = ProjectLayout.ServerArgsChooseTheApplication(options.ProjectDirectory, build.Layout);
         var detected = FrameworkDetection.Detect(options.ProjectDirectory, options.WsgiServer,
             entryPointGiven: options.Server.EntryPoint is not null || options.Server.ApplicationType != WsgiApplicationType.Script || serverArgsChooseApp,
-            options.FrameworkDetection, build.Requirements);
+            options.FrameworkDetection, DeclaredDependencies.Of(build));
         if (detected.Django is null && detected.Server is not (ServerKind.PythonApp or ServerKind.ShellApp))
             ServerOptionsValidator.Validate(options.ProjectDirectory, options.Server, checkEntryPoint: !serverArgsChooseApp);
         foreach (var warning in build.Warnings)
