@@ -78,7 +78,10 @@ public sealed class CacheLockTests : IDisposable
         using var holder = Process.Start(new ProcessStartInfo("flock", ["--exclusive", lockFile, "sleep", "30"]) { UseShellExecute = false })!;
         try
         {
-            await Task.Delay(500);
+            // Held once flock(1) -n fails on it (a loaded machine may take a while to start the holder).
+            for (var i = 0; i < 100 && Process.Start(new ProcessStartInfo("flock", ["--nonblock", lockFile, "true"]) { UseShellExecute = false }) is { } probe
+                                     && probe.WaitForExit(10_000) && probe.ExitCode == 0; i++)
+                await Task.Delay(100);
             var waiting = Cache().LockAsync("deps", Key, "these dependencies", default);
             await Task.Delay(700);
             Assert.False(waiting.IsCompleted);
