@@ -1,6 +1,8 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using ModWsgi.Core.Oci;
 
 namespace ModWsgi.Core.Cache;
@@ -10,22 +12,33 @@ namespace ModWsgi.Core.Cache;
 /// layers indexed by their cache key, and per-project notes (the last key's components, to say on a miss
 /// which input changed; the last publish, for incrementality). Location: WsgiCacheDirectory,
 /// else the build environment's (<see cref="BuildEnvironment.CacheDirectory"/>).
+/// An entry counts only while its blob is there with the size the entry recorded (<see cref="FileBlobStore.Holds"/>):
+/// a damaged blob is removed and the entry is a miss, so the build makes it again. Builds of one key take turns
+/// (<see cref="LockAsync"/>).
 /// </summary>
 public sealed class BuildCache
 {
-    public BuildCache(string root)
+    /// <summary>How long a build waits for another build of the same key before it does the work itself.</summary>
+    public static readonly TimeSpan DefaultLockTimeout = TimeSpan.FromMinutes(30);
+
+    private readonly ILogger _logger;
+
+    public BuildCache(string root, ILogger? logger = null)
     {
         Root = Path.GetFullPath(root);
         Blobs = new FileBlobStore(Root);
+        _logger = logger ?? NullLogger.Instance;
     }
 
     public string Root { get; }
 
     public FileBlobStore Blobs { get; }
 
+    /// <summary>See <see cref="DefaultLockTimeout"/>.</summary>
+    public TimeSpan LockTimeout { get; init; } = DefaultLockTimeout;
+
     /// <summary>The cached dependency layer for <paramref name="key"/>, when its entry and blob are both present.</summary>
-    public Layer? FindDependencies(string key) =>
-        ParseLayer((ReadJson(EntryPath("deps", key)) as JsonObject)?["layer"]) is { } found && Blobs.Contains(found.Blob.Digest) ? found : null;
+    public Layer? FindDependencies(string key) => Usable(ParseLayer((ReadJson(EntryPath("deps", key)) as JsonObject)?["layer"]), "dependency layer");
 
     public void SaveDependencies(string key, Layer layer) =>
         WriteJson(EntryPath("deps", key), new JsonObject { ["layer"] = LayerJson(layer) });
@@ -36,8 +49,7 @@ public sealed class BuildCache
     public void SavePassedServerCheck(string key) => WriteJson(EntryPath("checks", key), new JsonObject { ["passed"] = true });
 
     /// <summary>What installing a self-installing project added outside /app (its editable .pth/finder and dist-info), by <see cref="Steps.ProjectInstallKey"/>.</summary>
-    public Layer? FindProjectInstall(string key) =>
-        ParseLayer((ReadJson(EntryPath("project-install", key)) as JsonObject)?["layer"]) is { } found && Blobs.Contains(found.Blob.Digest) ? found : null;
+    public Layer? FindProjectInstall(string key) => Usable(ParseLayer((ReadJson(EntryPath("project-install", key)) as JsonObject)?["layer"]), "project install");
 
     public void SaveProjectInstall(string key, Layer layer) =>
         WriteJson(EntryPath("project-install", key), new JsonObject { ["layer"] = LayerJson(layer) });
@@ -54,7 +66,37 @@ public sealed class BuildCache
         if (ReadJson(EntryPath("base", baseImageId)) is not JsonArray entries)
             return null;
         var layers = entries.Select(ParseLayer).OfType<Layer>().ToArray();
-        return layers.Length == entries.Count && layers.All(l => Blobs.Contains(l.Blob.Digest)) ? layers : null;
+        return layers.Length == entries.Count && layers.All(l => Usable(l, "base image layer") is not null) ? layers : null;
+    }
+
+    /// <summary>
+    /// Waits until no other build (of any process) works on <paramref name="key"/> of <paramref name="kind"/>, and
+    /// holds it until disposed. Look in the cache again once it is held: the build waited for may have made the entry.
+    /// </summary>
+    public Task<CacheLock> LockAsync(string kind, string key, string what, CancellationToken cancellationToken) =>
+        CacheLock.AcquireAsync(Path.Combine(Root, "locks", kind + "-" + Digests.Hex(key) + ".lock"), what, LockTimeout, _logger, cancellationToken);
+
+    /// <summary>Temp files of builds that died (see <see cref="FileBlobStore.RemoveStaleTempFiles"/>); logged when there were any.</summary>
+    public void RemoveStaleTempFiles()
+    {
+        var removed = Blobs.RemoveStaleTempFiles(DateTimeOffset.UtcNow);
+        if (removed > 0)
+            _logger.LogInformation("Removed {Count} temp file(s) that builds which did not finish left in {Folder}", removed, Blobs.TempDirectory);
+    }
+
+    /// <summary>The layer when its blob is there with the recorded size; a damaged blob is removed and said so (the caller rebuilds).</summary>
+    private Layer? Usable(Layer? layer, string what)
+    {
+        if (layer is null)
+            return null;
+        var present = Blobs.Contains(layer.Blob.Digest);
+        if (Blobs.Holds(layer.Blob))
+            return layer;
+        if (present)
+            _logger.LogWarning(new EventId(Diagnostics.DiagnosticCodes.CacheBlobDamaged.Number, Diagnostics.DiagnosticCodes.CacheBlobDamaged.Id),
+                "The cached {What} {Digest} is not the size its entry recorded ({Size} bytes): {Outcome}; making it again.",
+                what, layer.Blob.Digest, layer.Blob.Size, Blobs.Contains(layer.Blob.Digest) ? "the entry is wrong" : "the damaged blob was removed");
+        return null;
     }
 
     public void SaveBaseLayers(string baseImageId, IReadOnlyList<Layer> layers) =>
@@ -115,7 +157,14 @@ public sealed class BuildCache
     {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         var temp = Blobs.NewTempFile();
-        File.WriteAllText(temp, node.ToJsonString());
-        File.Move(temp, path, overwrite: true);
+        try
+        {
+            FileBlobStore.WriteDurably(temp, Encoding.UTF8.GetBytes(node.ToJsonString()));
+            File.Move(temp, path, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(temp);
+        }
     }
 }

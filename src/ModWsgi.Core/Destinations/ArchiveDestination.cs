@@ -46,11 +46,17 @@ public sealed class ArchiveDestination(OciImageAssembler assembler, BuildCache c
             await using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
             await using (var hashing = new HashingStream(file, leaveOpen: true))
             {
-                await ImageArchiveWriter.WriteAsync(hashing, oci, cache.Blobs, options.ImageNames(), cancellationToken).ConfigureAwait(false);
+                // Every blob checked against its digest as it goes in: a damaged cache blob fails the archive, never ships in it.
+                await ImageArchiveWriter.WriteAsync(hashing, oci, new VerifyingBlobStore(cache.Blobs), options.ImageNames(),
+                    cancellationToken).ConfigureAwait(false);
                 await hashing.FlushAsync(cancellationToken).ConfigureAwait(false);
                 (digest, size) = (hashing.Digest(), hashing.BytesWritten);
             }
             File.Move(temp, target, overwrite: true);
+        }
+        catch (IOException ex) when (FileBlobStore.IsDiskFull(ex))
+        {
+            throw FileBlobStore.DiskFull(target, "the OCI archive", ex);
         }
         finally
         {

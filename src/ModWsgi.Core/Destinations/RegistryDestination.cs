@@ -47,6 +47,13 @@ public sealed class RegistryDestination(RegistryClient client, OciImageAssembler
     {
         var oci = await assembler.AssembleAsync(image, cancellationToken).ConfigureAwait(false);
         logger.LogInformation(" -----> Pushing to {Registry}/{Repository}", registry, repository);
+        // Every layer blob is checked against its digest before the push starts: bytes once sent cannot be called back,
+        // and the client opens blobs inside its retried, chunked uploads, where a failure would read as the registry's.
+        foreach (var layer in oci.Layers.DistinctBy(l => l.Blob.Digest))
+        {
+            if (!await Task.Run(() => cache.Blobs.VerifyOrRemove(layer.Blob.Digest), cancellationToken).ConfigureAwait(false))
+                throw Oci.VerifyingBlobStore.Damaged(cache.Blobs, layer.Blob.Digest);
+        }
         var pushed = await client.PushAsync(oci, cache.Blobs, registry, repository, tags, cancellationToken).ConfigureAwait(false);
         logger.LogInformation("Pushed {Images} ({Uploaded} blobs uploaded, {Mounted} mounted, {Skipped} already there)",
             string.Join(", ", pushed.Images), pushed.BlobsUploaded, pushed.BlobsMounted, pushed.BlobsSkipped);

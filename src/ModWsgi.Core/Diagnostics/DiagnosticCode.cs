@@ -83,6 +83,9 @@ public static class DiagnosticCodes
     public static readonly DiagnosticCode UnexpectedFailure = new(4001, "An unexpected internal error");
     public static readonly DiagnosticCode BuildCancelled = new(4002, "The build was cancelled");
     public static readonly DiagnosticCode BuildServerUntrusted = new(4003, "The build server's folder or process is not yours alone");
+    public static readonly DiagnosticCode CacheBlobDamaged = new(4010, "A build cache blob does not match its digest (damaged on disk)");
+    public static readonly DiagnosticCode DiskFull = new(4011, "The disk the build writes to (the build cache, the archive) is full");
+    public static readonly DiagnosticCode CacheLockTimedOut = new(4012, "Another build of the same dependencies held them too long");
 
     // 5xxx Python, pip and hooks
     public static readonly DiagnosticCode BuildStepFailed = new(5001, "A build step exited non-zero");

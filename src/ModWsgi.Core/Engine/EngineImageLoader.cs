@@ -51,7 +51,7 @@ public sealed class EngineImageLoader(IContainerEngine engine, BuildCache cache,
 
         var (shipped, held) = await ChooseLayersAsync(kind, baseImage, added, tags, cancellationToken).ConfigureAwait(false);
         var diffIds = baseImage.DiffIds.Concat(added.Select(l => l.DiffId)).ToArray();
-        await LoadArchiveAsync(stream => ImageArchiveWriter.WriteForEngineAsync(stream, config, diffIds, held, shipped, cache.Blobs, tags, cancellationToken),
+        await LoadArchiveAsync(stream => ImageArchiveWriter.WriteForEngineAsync(stream, config, diffIds, held, shipped, Blobs, tags, cancellationToken),
             cancellationToken).ConfigureAwait(false);
         return Digests.Sha256(config);
     }
@@ -67,13 +67,13 @@ public sealed class EngineImageLoader(IContainerEngine engine, BuildCache cache,
         var held = image.Layers.Select(l => l.Blob.Digest).Where(_blobsInContentStore.Contains).ToHashSet(StringComparer.Ordinal);
         try
         {
-            await LoadArchiveAsync(stream => ImageArchiveWriter.WriteOciForEngineAsync(stream, image, held, cache.Blobs, tags, cancellationToken), cancellationToken).ConfigureAwait(false);
+            await LoadArchiveAsync(stream => ImageArchiveWriter.WriteOciForEngineAsync(stream, image, held, Blobs, tags, cancellationToken), cancellationToken).ConfigureAwait(false);
         }
-        catch (ModWsgiException) when (held.Count > 0)
+        catch (ModWsgiException ex) when (held.Count > 0 && ex.Code != DiagnosticCodes.CacheBlobDamaged)
         {
             // The store let go of a blob since (an image removed meanwhile): every layer, then.
             _blobsInContentStore.Clear();
-            await LoadArchiveAsync(stream => ImageArchiveWriter.WriteOciForEngineAsync(stream, image, new HashSet<string>(), cache.Blobs, tags, cancellationToken),
+            await LoadArchiveAsync(stream => ImageArchiveWriter.WriteOciForEngineAsync(stream, image, new HashSet<string>(), Blobs, tags, cancellationToken),
                 cancellationToken).ConfigureAwait(false);
         }
         _blobsInContentStore.UnionWith(image.Layers.Select(l => l.Blob.Digest));
@@ -85,6 +85,9 @@ public sealed class EngineImageLoader(IContainerEngine engine, BuildCache cache,
         var baseLayers = await BaseLayerExporter.EnsureAsync(engine, baseImage, cache, cancellationToken).ConfigureAwait(false);
         return OciImage.Of(config, [.. baseLayers, .. added]);
     }
+
+    /// <summary>The blobs as a load reads them: each checked against its digest while the spool is written (a damaged one fails the load before the engine sees it).</summary>
+    private IBlobStore Blobs => new VerifyingBlobStore(cache.Blobs);
 
     private async Task LoadArchiveAsync(Func<Stream, Task> write, CancellationToken cancellationToken)
     {

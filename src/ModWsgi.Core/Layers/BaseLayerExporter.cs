@@ -16,8 +16,17 @@ namespace ModWsgi.Core.Layers;
 /// </summary>
 public static class BaseLayerExporter
 {
-    public static async Task<IReadOnlyList<Layer>> EnsureAsync(IContainerEngine engine, Oci.BaseImage baseImage, Cache.BuildCache cache, CancellationToken cancellationToken) =>
-        cache.FindBaseLayers(baseImage.Id) ?? (await ExportAsync(engine, baseImage, cache, cancellationToken).ConfigureAwait(false)).Layers;
+    public static async Task<IReadOnlyList<Layer>> EnsureAsync(IContainerEngine engine, Oci.BaseImage baseImage, Cache.BuildCache cache, CancellationToken cancellationToken)
+    {
+        if (cache.FindBaseLayers(baseImage.Id) is { } found)
+            return found;
+        // One export per base image at a time: a second build waits and takes the first one's blobs.
+        using var held = await LockAsync(baseImage, cache, cancellationToken).ConfigureAwait(false);
+        return (held.Held ? cache.FindBaseLayers(baseImage.Id) : null) ?? (await ExportAsync(engine, baseImage, cache, cancellationToken).ConfigureAwait(false)).Layers;
+    }
+
+    private static Task<Cache.CacheLock> LockAsync(Oci.BaseImage baseImage, Cache.BuildCache cache, CancellationToken cancellationToken) =>
+        cache.LockAsync("base", baseImage.Id, $"the base image layers of {baseImage.Name}", cancellationToken);
 
     /// <summary>
     /// The base with its <see cref="Oci.BaseImage.ConfigDigest"/>. The engine's id is the config digest except on
@@ -31,8 +40,13 @@ public static class BaseLayerExporter
             return baseImage;
         if (cache.FindBaseConfigDigest(baseImage.Id) is not { } digest || cache.FindBaseLayers(baseImage.Id) is null)
         {
-            logger.LogInformation(" -----> Exporting base image layers of {Base} (once per base image)", baseImage.Name);
-            digest = (await ExportAsync(engine, baseImage, cache, cancellationToken).ConfigureAwait(false)).ConfigDigest;
+            using var held = await LockAsync(baseImage, cache, cancellationToken).ConfigureAwait(false);
+            if (!held.Held || cache.FindBaseConfigDigest(baseImage.Id) is not { } exported || cache.FindBaseLayers(baseImage.Id) is null)
+            {
+                logger.LogInformation(" -----> Exporting base image layers of {Base} (once per base image)", baseImage.Name);
+                exported = (await ExportAsync(engine, baseImage, cache, cancellationToken).ConfigureAwait(false)).ConfigDigest;
+            }
+            digest = exported;
         }
         return baseImage with { ConfigDigest = digest };
     }

@@ -40,20 +40,45 @@ internal sealed class GzipBlobWriter : IAsyncDisposable
         var diffId = _uncompressed.Digest();
         var digest = _compressed.Digest();
         var size = _compressed.BytesWritten;
+        // On disk before the rename: a crash must not leave an empty or short file under the digest.
+        await _file.FlushAsync().ConfigureAwait(false);
+        _file.Flush(flushToDisk: true);
         await DisposeStreamsAsync().ConfigureAwait(false);
         _store.Commit(_tempFile, digest);
         _completed = true;
         return new Layer(new Descriptor(MediaTypes.OciLayerGzip, digest, size), diffId);
     }
 
+    /// <summary>Abandoned (a failure, a cancellation, a full disk): the temp file goes, even when closing the streams fails too.</summary>
     public async ValueTask DisposeAsync()
     {
         if (_completed)
             return;
-        await _chunks.DisposeAsync().ConfigureAwait(false);
-        await _gzip.DisposeAsync().ConfigureAwait(false);
-        await DisposeStreamsAsync().ConfigureAwait(false);
-        File.Delete(_tempFile);
+        _completed = true;
+        try
+        {
+            await IgnoringIoFailures(_chunks.DisposeAsync).ConfigureAwait(false);
+            await IgnoringIoFailures(_gzip.DisposeAsync).ConfigureAwait(false);
+            await IgnoringIoFailures(_uncompressed.DisposeAsync).ConfigureAwait(false);
+            await IgnoringIoFailures(_compressed.DisposeAsync).ConfigureAwait(false);
+            await IgnoringIoFailures(_file.DisposeAsync).ConfigureAwait(false);
+        }
+        finally
+        {
+            File.Delete(_tempFile);
+        }
+    }
+
+    /// <summary>Flushing what an abandoned blob still buffers fails again on a full disk; that failure says nothing new.</summary>
+    private static async Task IgnoringIoFailures(Func<ValueTask> dispose)
+    {
+        try
+        {
+            await dispose().ConfigureAwait(false);
+        }
+        catch (IOException)
+        {
+        }
     }
 
     private async Task DisposeStreamsAsync()

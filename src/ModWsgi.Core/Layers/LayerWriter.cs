@@ -95,8 +95,18 @@ public sealed class LayerWriter : IAsyncDisposable
     /// <summary>An abandoned layer (failed or cancelled build) leaves nothing behind.</summary>
     public async ValueTask DisposeAsync()
     {
-        await _tar.DisposeAsync().ConfigureAwait(false);
-        await _blob.DisposeAsync().ConfigureAwait(false);
+        try
+        {
+            await _tar.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (IOException)
+        {
+            // The tar's end blocks could not be written (a full disk): the blob below is abandoned anyway.
+        }
+        finally
+        {
+            await _blob.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
     private GnuTarEntry Entry(TarEntryType type, string name, UnixFileMode mode, int uid, int gid)

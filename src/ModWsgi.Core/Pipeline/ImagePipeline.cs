@@ -38,8 +38,32 @@ public sealed class ImagePipeline(IContainerEngine engine, ILogger logger)
                 logger.LogWarning(new EventId(DiagnosticCodes.BaseImageContradictsPythonVersion.Number, DiagnosticCodes.BaseImageContradictsPythonVersion.Id),
                     "{Message}", warning);
         }
+        var cache = new BuildCache(options.CacheDirectory ?? environment.CacheDirectory, logger);
+        cache.RemoveStaleTempFiles();
+        try
+        {
+            try
+            {
+                return await PublishOnceAsync(options, environment, cache, cancellationToken).ConfigureAwait(false);
+            }
+            catch (ModWsgiException ex) when (ex.Code == DiagnosticCodes.CacheBlobDamaged)
+            {
+                // The damaged blob is gone: a second run makes it again (a miss rebuilds a cached layer, a base
+                // layer is exported again). A second damage in a row is the error.
+                logger.LogWarning(new EventId(ex.Code.Number, ex.Code.Id), "{Message} Building once more now, which makes it again.",
+                    ex.Message[..(ex.Message.IndexOf(" Build again", StringComparison.Ordinal) is var end and > 0 ? end : ex.Message.Length)]);
+                return await PublishOnceAsync(options, environment, cache, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (IOException ex) when (FileBlobStore.IsDiskFull(ex))
+        {
+            throw FileBlobStore.DiskFull(cache.Root, "the build cache", ex);
+        }
+    }
+
+    private async Task<PublishResult> PublishOnceAsync(ImageBuildOptions options, BuildEnvironment environment, BuildCache cache, CancellationToken cancellationToken)
+    {
         var timings = new PhaseTimings(logger);
-        var cache = new BuildCache(options.CacheDirectory ?? environment.CacheDirectory);
         var loader = new EngineImageLoader(engine, cache, timings);
         var destination = ImageDestinations.For(options, environment, engine, cache, loader, logger, RegistryHandler, RegistryRetry);
 

@@ -68,6 +68,9 @@ public sealed class ApplicationLayerStep(IContainerEngine engine, BuildCache cac
     {
         var key = ProjectInstallKey.Compute(plan.Files, installInputs, install, dependencies.CacheKey);
         var installed = cache.FindProjectInstall(key);
+        using var held = installed is null ? await cache.LockAsync("project-install", key, $"this project's install (key {key})", cancellationToken).ConfigureAwait(false) : null;
+        if (held is { Held: true })
+            installed = cache.FindProjectInstall(key);
         if (installed is not null)
             logger.LogInformation(" -----> project install: cached (key {Key}): the metadata and the file layout are unchanged", key);
         else
@@ -84,11 +87,19 @@ public sealed class ApplicationLayerStep(IContainerEngine engine, BuildCache cac
         {
             await LayerSources.WriteProjectAsync(w, plan.Files, null, cancellationToken).ConfigureAwait(false);
             // /app sorts before /opt: the combined entries stay in order.
-            await using var blob = cache.Blobs.OpenRead(installed.Blob.Digest);
-            await using var gzip = new GZipStream(blob, CompressionMode.Decompress);
-            using var reader = new TarReader(gzip);
-            while (await reader.GetNextEntryAsync(copyData: true, cancellationToken).ConfigureAwait(false) is { } entry)
-                await w.AddEntryAsync(entry, entry.Name, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await using var blob = cache.Blobs.OpenRead(installed.Blob.Digest);
+                await using var gzip = new GZipStream(blob, CompressionMode.Decompress);
+                using var reader = new TarReader(gzip);
+                while (await reader.GetNextEntryAsync(copyData: true, cancellationToken).ConfigureAwait(false) is { } entry)
+                    await w.AddEntryAsync(entry, entry.Name, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is InvalidDataException or EndOfStreamException or FormatException && !cache.Blobs.VerifyOrRemove(installed.Blob.Digest))
+            {
+                // Damaged on disk with its size intact (the lookup checks the size): removed, and the pipeline builds once more.
+                throw VerifyingBlobStore.Damaged(cache.Blobs, installed.Blob.Digest);
+            }
         }, AppGroupWritable).ConfigureAwait(false);
         return new AddedLayer(layer, "ModWsgi.Sdk application: /app + " + install.Name);
     }

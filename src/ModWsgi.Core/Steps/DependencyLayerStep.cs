@@ -61,9 +61,15 @@ public sealed class DependencyLayerStep(IContainerEngine engine, BuildCache cach
         else
         {
             logger.LogInformation(" -----> dependencies: miss (key {Key}): {Reasons}", key.Key, string.Join("; ", key.DescribeChangesFrom(previous)));
+            // One build per key at a time: a second build of the same dependencies waits and takes the first one's layer.
+            using var held = await cache.LockAsync("deps", key.Key, $"these dependencies (key {key.Key})", cancellationToken).ConfigureAwait(false);
+            layer = held.Held ? cache.FindDependencies(key.Key) : null;
+            hit = layer is not null;
+            if (hit)
+                logger.LogInformation(" -----> dependencies: cached (key {Key}), made by the build waited for", key.Key);
             try
             {
-                layer = await RunStepsAsync(plan, build, cancellationToken).ConfigureAwait(false);
+                layer ??= await RunStepsAsync(plan, build, cancellationToken).ConfigureAwait(false);
             }
             catch (ModWsgiException ex) when (ex.Code == DiagnosticCodes.MetadataNeedsSource && build.MetadataFallback is { } fallback)
             {
