@@ -3,7 +3,7 @@ using System.Globalization;
 namespace ModWsgi.Core.Tests;
 
 /// <summary>
-/// The launcher's default processes and threads, from the container's CPUs: the cgroup CPU quota (v2 cpu.max,
+/// The launcher's sizing defaults: the MPM, and processes and threads from the container's CPUs: the cgroup CPU quota (v2 cpu.max,
 /// v1 cpu.cfs_quota_us / cpu.cfs_period_us) in a fake cgroup folder (MODWSGI_CGROUP_ROOT), else the CPUs the
 /// process may run on.
 /// </summary>
@@ -147,5 +147,18 @@ public partial class LauncherTests
         Assert.Contains(" --threads=5 ", result.Stdout);
         Assert.Contains("with waitress (1 process x 5 threads)", result.Stderr);
         Assert.DoesNotContain("warning", result.Stderr);
+    }
+
+    [Theory]
+    [InlineData(new string[0], "worker", "MaxKeepAliveRequests 500")]
+    [InlineData(new[] { "--server-mpm", "event" }, "event", "MaxKeepAliveRequests 0")]
+    [InlineData(new[] { "--server-mpm", "prefork" }, "prefork", "MaxKeepAliveRequests 500")]
+    public async Task TheMpmIsWorkerByDefault_AndKeepAliveRequestsFollowTheMpm(string[] args, string mpm, string keepAlive)
+    {
+        var config = await Config(args);
+
+        Assert.Contains($"LoadModule mpm_{mpm}_module \"/usr/lib/apache2/modules/mod_mpm_{mpm}.so\"", Lines(config));
+        Assert.Single(Lines(config), l => l.StartsWith("LoadModule mpm_", StringComparison.Ordinal));
+        Assert.Equal(keepAlive, Directive(config, "MaxKeepAliveRequests"));
     }
 }
