@@ -21,8 +21,9 @@ public partial class LauncherTests
     [DllImport("libc", EntryPoint = "geteuid")]
     private static extern uint GetEffectiveUserId();
 
-    /// <summary>Started as root, gunicorn runs its workers as www-data (as Apache's User/Group).</summary>
-    private static readonly string GunicornUser = GetEffectiveUserId() == 0 ? " --user www-data --group www-data" : "";
+    /// <summary>gunicorn's heartbeat files on tmpfs (/dev/shm), and started as root its workers run as www-data (as Apache's User/Group).</summary>
+    private static readonly string GunicornUser = (Directory.Exists("/dev/shm") ? " --worker-tmp-dir /dev/shm" : "")
+        + (GetEffectiveUserId() == 0 ? " --user www-data --group www-data" : "");
 
     private sealed record Result(int ExitCode, string Stdout, string Stderr, int ProcessId = 0);
 
