@@ -9,20 +9,31 @@ namespace ModWsgi.Core.Tests;
 /// </summary>
 public partial class LauncherTests
 {
-    /// <summary>The cgroup every other launcher test runs with: a quota of one CPU.</summary>
-    private static readonly Lazy<string> OneCpuCgroup = new(() => FakeCgroup(("cpu.max", "100000 100000")));
-
-    /// <summary>A folder standing for /sys/fs/cgroup with the given files (relative path, first line).</summary>
-    private static string FakeCgroup(params (string Path, string Text)[] files)
+    /// <summary>The cgroup every other launcher test runs with: a quota of one CPU (in the output folder, rewritten each run).</summary>
+    private static readonly Lazy<string> OneCpuCgroup = new(() =>
     {
-        var root = Directory.CreateTempSubdirectory("modwsgi-cgroup-").FullName;
-        foreach (var (path, text) in files)
-        {
-            var file = Path.Combine(root, path);
-            Directory.CreateDirectory(Path.GetDirectoryName(file)!);
-            File.WriteAllText(file, text + "\n");
-        }
+        var root = Path.Combine(AppContext.BaseDirectory, "fake-cgroup-one-cpu");
+        Directory.CreateDirectory(root);
+        File.WriteAllText(Path.Combine(root, "cpu.max"), "100000 100000\n");
         return root;
+    });
+
+    /// <summary>A temporary folder standing for /sys/fs/cgroup with the given files (relative path, first line).</summary>
+    private sealed class FakeCgroup : IDisposable
+    {
+        public string Root { get; } = Directory.CreateTempSubdirectory("modwsgi-cgroup-").FullName;
+
+        public FakeCgroup(params (string Path, string Text)[] files)
+        {
+            foreach (var (path, text) in files)
+            {
+                var file = Path.Combine(Root, path);
+                Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+                File.WriteAllText(file, text + "\n");
+            }
+        }
+
+        public void Dispose() => Directory.Delete(Root, recursive: true);
     }
 
     /// <summary>The CPUs this test process may run on, as the launcher counts them (sched_getaffinity).</summary>
@@ -59,7 +70,8 @@ public partial class LauncherTests
             files.Add((Path.Combine(Path.GetDirectoryName(file)!, "cpu.cfs_period_us"), "100000"));
         }
 
-        var (processes, threads, stderr) = await ModWsgiSizing(FakeCgroup([.. files]));
+        using var cgroup = new FakeCgroup([.. files]);
+        var (processes, threads, stderr) = await ModWsgiSizing(cgroup.Root);
 
         var expected = Math.Min(cpus, HostCpus.Value);
         Assert.Equal(expected, processes);
@@ -83,7 +95,8 @@ public partial class LauncherTests
             files.Add(("cpu/cpu.cfs_period_us", "100000"));
         }
 
-        var (processes, threads, stderr) = await ModWsgiSizing(FakeCgroup([.. files]));
+        using var cgroup = new FakeCgroup([.. files]);
+        var (processes, threads, stderr) = await ModWsgiSizing(cgroup.Root);
 
         Assert.Equal(HostCpus.Value, processes);
         Assert.Equal(5, threads);
@@ -93,23 +106,24 @@ public partial class LauncherTests
     [Fact]
     public async Task ModWsgi_GivenProcessesAndThreads_WinOverTheCpus_AndTheLineNamesNoCpus()
     {
-        var cgroup = FakeCgroup(("cpu.max", "100000 100000"));
+        using var cgroup = new FakeCgroup(("cpu.max", "100000 100000"));
 
-        var (processes, threads, stderr) = await ModWsgiSizing(cgroup, "--processes", "4", "--threads", "2");
+        var (processes, threads, stderr) = await ModWsgiSizing(cgroup.Root, "--processes", "4", "--threads", "2");
 
         Assert.Equal((4, 2), (processes, threads));
         Assert.DoesNotContain("CPU", stderr);
         // Only the threads given: the processes still follow the CPUs.
-        (processes, threads, _) = await ModWsgiSizing(cgroup, "--threads", "9");
+        (processes, threads, _) = await ModWsgiSizing(cgroup.Root, "--threads", "9");
         Assert.Equal((1, 9), (processes, threads));
     }
 
     [Fact]
     public async Task ModWsgi_ProcessesFromTheEnvironment_WinOverTheCpus()
     {
+        using var cgroup = new FakeCgroup(("cpu.max", "100000 100000"));
         var result = await Run([], new Dictionary<string, string>
         {
-            ["MODWSGI_CGROUP_ROOT"] = FakeCgroup(("cpu.max", "100000 100000")),
+            ["MODWSGI_CGROUP_ROOT"] = cgroup.Root,
             ["MOD_WSGI_PROCESSES"] = "3",
         });
 
@@ -122,8 +136,9 @@ public partial class LauncherTests
     public async Task Gunicorn_TwiceTheCpusPlusOneSyncWorkers(string quota, int cpus)
     {
         var expected = Math.Min(cpus, HostCpus.Value);
+        using var cgroup = new FakeCgroup(("cpu.max", quota));
 
-        var line = await CommandLine(["--server", "gunicorn"], new Dictionary<string, string> { ["MODWSGI_CGROUP_ROOT"] = FakeCgroup(("cpu.max", quota)) });
+        var line = await CommandLine(["--server", "gunicorn"], new Dictionary<string, string> { ["MODWSGI_CGROUP_ROOT"] = cgroup.Root });
 
         Assert.Contains($" --workers {2 * expected + 1} --threads 1 ", line);
     }
@@ -131,8 +146,9 @@ public partial class LauncherTests
     [Fact]
     public async Task Gunicorn_GivenThreads_KeepTheWorkersFromTheCpus()
     {
+        using var cgroup = new FakeCgroup(("cpu.max", "100000 100000"));
         var line = await CommandLine(["--server", "gunicorn", "--threads", "4"],
-            new Dictionary<string, string> { ["MODWSGI_CGROUP_ROOT"] = FakeCgroup(("cpu.max", "100000 100000")) });
+            new Dictionary<string, string> { ["MODWSGI_CGROUP_ROOT"] = cgroup.Root });
 
         Assert.Contains(" --workers 3 --threads 4 ", line);
     }
@@ -140,8 +156,9 @@ public partial class LauncherTests
     [Fact]
     public async Task Waitress_OneProcessOfFiveThreads_WhateverTheCpus()
     {
+        using var cgroup = new FakeCgroup(("cpu.max", "400000 100000"));
         var result = await Run(["--server", "waitress"],
-            new Dictionary<string, string> { ["MODWSGI_CGROUP_ROOT"] = FakeCgroup(("cpu.max", "400000 100000")) });
+            new Dictionary<string, string> { ["MODWSGI_CGROUP_ROOT"] = cgroup.Root });
 
         Assert.True(result.ExitCode == 0, result.Stderr);
         Assert.Contains(" --threads=5 ", result.Stdout);
