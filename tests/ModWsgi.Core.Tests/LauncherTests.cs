@@ -21,8 +21,9 @@ public partial class LauncherTests
     [DllImport("libc", EntryPoint = "geteuid")]
     private static extern uint GetEffectiveUserId();
 
-    /// <summary>Started as root, gunicorn runs its workers as www-data (as Apache's User/Group).</summary>
-    private static readonly string GunicornUser = GetEffectiveUserId() == 0 ? " --user www-data --group www-data" : "";
+    /// <summary>gunicorn's heartbeat files on tmpfs (/dev/shm), and started as root its workers run as www-data (as Apache's User/Group).</summary>
+    private static readonly string GunicornUser = (Directory.Exists("/dev/shm") ? " --worker-tmp-dir /dev/shm" : "")
+        + (GetEffectiveUserId() == 0 ? " --user www-data --group www-data" : "");
 
     private sealed record Result(int ExitCode, string Stdout, string Stderr, int ProcessId = 0);
 
@@ -63,6 +64,9 @@ public partial class LauncherTests
             }
         }
         start.Environment["LANG"] = "C.UTF-8";
+        // The processes and threads that are not given follow the CPUs: a fake cgroup with a one-CPU quota, so that
+        // the test host's CPUs never decide an expectation (LauncherSizingTests gives its own).
+        start.Environment["MODWSGI_CGROUP_ROOT"] = OneCpuCgroup.Value;
         if (environment is not null)
         {
             foreach (var (key, value) in environment)
@@ -153,7 +157,7 @@ public partial class LauncherTests
     {
         var config = await Config();
 
-        foreach (var module in new[] { "mpm_event", "authz_core", "mime", "alias", "dir", "wsgi" })
+        foreach (var module in new[] { "mpm_worker", "authz_core", "mime", "alias", "dir", "wsgi" })
         {
             Assert.Contains($"LoadModule {module}_module \"/usr/lib/apache2/modules/mod_{module}.so\"", config);
         }
@@ -443,7 +447,7 @@ public partial class LauncherTests
     {
         var line = await CommandLine(["--server=gunicorn"]);
 
-        Assert.Equal("/opt/venv/bin/gunicorn --bind 0.0.0.0:8000 --workers 1 --threads 5 --chdir /app " +
+        Assert.Equal("/opt/venv/bin/gunicorn --bind 0.0.0.0:8000 --workers 3 --threads 1 --chdir /app " +
             $"--error-logfile - --log-level warning --graceful-timeout 5{GunicornUser} wsgi:application", line);
     }
 
@@ -455,7 +459,7 @@ public partial class LauncherTests
             "--maximum-requests", "1000", "--request-timeout", "0", "--log-level", "crit", "--reload-on-changes",
             "--python-home", "/srv/venv"]);
 
-        Assert.Equal("/srv/venv/bin/gunicorn --bind 0.0.0.0:8000 --workers 1 --threads 5 --chdir /app/example --timeout 0 " +
+        Assert.Equal("/srv/venv/bin/gunicorn --bind 0.0.0.0:8000 --workers 3 --threads 1 --chdir /app/example --timeout 0 " +
             $"--max-requests 1000 --error-logfile - --log-level critical --reload --graceful-timeout 5{GunicornUser} " +
             "--pythonpath /app/lib,/opt/extra example.wsgi:app", line);
     }
@@ -724,7 +728,7 @@ public partial class LauncherTests
         });
 
         Assert.True(result.ExitCode == 0, result.Stderr);
-        Assert.Equal($"/opt/venv/bin/gunicorn --bind 0.0.0.0:80 --workers 1 --threads 5 --chdir {app.Root} --access-logfile - " +
+        Assert.Equal($"/opt/venv/bin/gunicorn --bind 0.0.0.0:80 --workers 3 --threads 1 --chdir {app.Root} --access-logfile - " +
             $"--error-logfile - --log-level warning --graceful-timeout 5{GunicornUser} example.wsgi:application\n", result.Stdout);
     }
 }
