@@ -250,3 +250,44 @@ public partial class LauncherTests
         return words;
     }
 }
+
+public partial class LauncherTests
+{
+    [Theory]
+    [InlineData("shared", "is a shared folder (mode 1777")]
+    [InlineData("other files", "already holds other files (notes.txt)")]
+    [InlineData("link", "exists and is not a folder (a symbolic link)")]
+    [InlineData("file", "exists and is not a folder (a file)")]
+    public async Task ExistingServerRootThatIsNotOurs_IsRefusedAndLeftAsItWas(string kind, string message)
+    {
+        using var app = new AppFolder();
+        var root = Path.Combine(app.Root, "root");
+        switch (kind)
+        {
+            case "shared":
+                Directory.CreateDirectory(root);
+                File.SetUnixFileMode(root, (UnixFileMode)Convert.ToInt32("1777", 8));
+                break;
+            case "other files":
+                app.Write("root/notes.txt", "mine");
+                File.SetUnixFileMode(root, (UnixFileMode)Convert.ToInt32("700", 8));
+                break;
+            case "link":
+                Directory.CreateDirectory(Path.Combine(app.Root, "elsewhere"));
+                File.CreateSymbolicLink(root, Path.Combine(app.Root, "elsewhere"));
+                break;
+            default:
+                app.Write("root", "a file");
+                break;
+        }
+        var before = File.GetUnixFileMode(root);
+
+        var result = await Run(["--server-root", root], new Dictionary<string, string> { ["MODWSGI_APP_ROOT"] = app.Root }, dryRun: false);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains($"modwsgi-launch: error: the server root {root} {message}", result.Stderr);
+        Assert.Contains("choose another with --server-root or MOD_WSGI_SERVER_ROOT", result.Stderr);
+        Assert.Equal(before, File.GetUnixFileMode(root));
+        Assert.False(File.Exists(Path.Combine(root, "httpd.conf")));
+    }
+}
