@@ -49,6 +49,7 @@ public sealed class BaseImageRecipeTests
             echo "venv: $(/opt/venv/bin/python -c 'import sys; print(sys.prefix)')"
             echo "pip: $(pip --version | cut -d' ' -f1)"
             echo "setpriv: $(command -v setpriv)"
+            echo end
             """);
 
         Assert.Contains("doc: 0\n", report);
