@@ -23,11 +23,27 @@ if [ -z "$suite" ]; then
 fi
 image="${image:-modwsgi/base:$suite}"
 case "$suite" in
-  # mime-support (bookworm's /etc/mime.types) became media-types in trixie.
-  bookworm) python_version=3.11 mime_types=mime-support ;;
-  trixie) python_version=3.13 mime_types=media-types ;;
+  bookworm) python_version=3.11 ;;
+  trixie) python_version=3.13 ;;
   *) echo "build-base-image: the suite must be bookworm (Python 3.11) or trixie (Python 3.13), not '$suite'" >&2; exit 2 ;;
 esac
+# What the image runs, and nothing else. apache2-bin, not apache2: the launcher writes its own configuration,
+# so /etc/apache2, apache2ctl/a2enmod and their procps dependency are dead weight; media-types gives
+# /etc/mime.types (bookworm's mime-support also pulls mailcap). One package per line: add to the end.
+packages=(
+  ca-certificates
+  python3
+  python3-venv
+  python3-pip
+  python3-setuptools-whl
+  python3-wheel-whl
+  apache2-bin
+  libapache2-mod-wsgi-py3
+  media-types
+  # dumb-init: PID 1 of the running container (mod_wsgi-docker-start execs it): it reaps zombies, turns the SIGTERM
+  # of docker stop into the graceful stop of Apache (SIGWINCH) and drops the SIGWINCH of a terminal resize.
+  dumb-init
+)
 mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 security_mirror="${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}"
 docker="${DOCKER:-docker}"
@@ -54,12 +70,17 @@ deb $mirror $suite main
 deb $mirror $suite-updates main
 deb $security_mirror $suite-security main
 SOURCES
-# Keep docs, man pages and translations out of every layer built on this image.
+# Keep docs, man pages, translations and lintian overrides out of this image and of every layer built on it
+# (dpkg reads this for each later apt-get install too, as in Debian's slim images); apt fetches no translations
+# and keeps no downloaded .debs.
 cat >"$work/rootfs/etc/dpkg/dpkg.cfg.d/01-modwsgi-nodoc" <<'NODOC'
 path-exclude=/usr/share/doc/*
 path-include=/usr/share/doc/*/copyright
 path-exclude=/usr/share/man/*
+path-exclude=/usr/share/groff/*
 path-exclude=/usr/share/info/*
+path-exclude=/usr/share/lintian/*
+path-exclude=/usr/share/linda/*
 path-exclude=/usr/share/locale/*
 path-include=/usr/share/locale/locale.alias
 NODOC
@@ -67,7 +88,22 @@ cat >"$work/rootfs/etc/apt/apt.conf.d/01-modwsgi-norecommends" <<'NOREC'
 APT::Install-Recommends "false";
 APT::Install-Suggests "false";
 NOREC
-rm -rf "$work/rootfs/var/lib/apt/lists/"* "$work/rootfs/var/cache/apt/"*.bin "$work/rootfs/usr/share/doc/"* "$work/rootfs/usr/share/man/"*
+cat >"$work/rootfs/etc/apt/apt.conf.d/01-modwsgi-slim" <<'SLIM'
+Acquire::Languages "none";
+Binary::apt::APT::Keep-Downloaded-Packages "false";
+SLIM
+# debootstrap unpacks its packages without dpkg's path filters: strip what the filters would have kept out.
+slim_rootfs() {
+  local root="$1"
+  find "$root/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -delete 2>/dev/null || true
+  find "$root/usr/share/doc" -mindepth 1 -type d -empty -delete 2>/dev/null || true
+  find "$root/usr/share/locale" -mindepth 1 -maxdepth 1 -not -name locale.alias -exec rm -rf {} + 2>/dev/null || true
+  rm -rf "$root/usr/share/man/"* "$root/usr/share/groff/"* "$root/usr/share/info/"* "$root/usr/share/lintian/"* \
+         "$root/usr/share/linda/"* "$root/var/lib/apt/lists/"* "$root/var/cache/apt/"* "$root/var/cache/debconf/"*-old \
+         "$root/var/cache/ldconfig/aux-cache" "$root/var/log/apt" "$root/var/log/dpkg.log" "$root/var/log/alternatives.log" \
+         "$root/var/log/bootstrap.log" "$root/root/.cache" "$root/.dockerenv"
+}
+slim_rootfs "$work/rootfs"
 
 echo " -----> importing rootfs"
 tar -C "$work/rootfs" --numeric-owner -c . | "$docker" import - "modwsgi/rootfs:$$" >/dev/null
@@ -75,18 +111,12 @@ rm -rf "$work/rootfs"
 
 echo " -----> installing Python $python_version, Apache 2.4 and mod_wsgi"
 container="modwsgi-base-build-$$"
-"$docker" run --name "$container" -e "MIME_TYPES=$mime_types" "modwsgi/rootfs:$$" /bin/bash -ec '
+"$docker" run --name "$container" "modwsgi/rootfs:$$" /bin/bash -ec '
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q
   apt-get upgrade -y -q
-  # dumb-init: PID 1 of the running container (mod_wsgi-docker-start execs it): it reaps zombies, turns the SIGTERM
-  # of docker stop into the graceful stop of Apache (SIGWINCH) and drops the SIGWINCH of a terminal resize.
-  apt-get install -y -q --no-install-recommends \
-    ca-certificates python3 python3-venv python3-pip python3-setuptools-whl python3-wheel-whl \
-    apache2 libapache2-mod-wsgi-py3 "$MIME_TYPES" dumb-init
+  apt-get install -y -q --no-install-recommends '"${packages[*]}"'
   apt-get clean
-  rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/cache/debconf/*-old /var/log/apt /var/log/dpkg.log \
-         /usr/share/doc/* /usr/share/man/* /root/.cache
   # The application venv: no pip of its own (176 KB, not 22 MB); builds drive it with the image pip (pip --python).
   python3 -m venv --without-pip /opt/venv
   # `pip` in hooks and shells installs into the venv, through the image pip (PEP 668 forbids the system one).
@@ -95,11 +125,20 @@ container="modwsgi-base-build-$$"
   ln -s pip /opt/venv/bin/pip3
   mkdir -p /app
 ' >"$work/install.log" 2>&1 || { tail -n 40 "$work/install.log" >&2; exit 1; }
-"$docker" commit \
+
+# One layer: the upgrade and installs above replace files of the debootstrapped rootfs, which a committed second
+# layer would carry twice (38 MB for bookworm). The container's filesystem is flattened, stripped again and imported.
+echo " -----> flattening into one layer"
+mkdir "$work/rootfs"
+"$docker" export "$container" | tar -C "$work/rootfs" --numeric-owner -xf -
+slim_rootfs "$work/rootfs"
+# Docker's placeholders for the files it bind-mounts at run time: empty, as in Debian's own images.
+: >"$work/rootfs/etc/hostname"; : >"$work/rootfs/etc/hosts"; : >"$work/rootfs/etc/resolv.conf"
+tar -C "$work/rootfs" --numeric-owner -c . | "$docker" import \
   --change 'ENV PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
   --change 'ENV LANG=C.UTF-8 PYTHONUNBUFFERED=1 PIP_FIND_LINKS=/usr/share/python-wheels PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1' \
   --change 'WORKDIR /app' \
-  --change "LABEL org.opencontainers.image.title=\"ModWsgi.Sdk base image\" io.modwsgi.base.recipe=\"1\" io.modwsgi.base.suite=\"$suite\" io.modwsgi.python.version=\"$python_version\"" \
+  --change "LABEL org.opencontainers.image.title=\"ModWsgi.Sdk base image\" io.modwsgi.base.recipe=\"2\" io.modwsgi.base.suite=\"$suite\" io.modwsgi.python.version=\"$python_version\"" \
   --change 'CMD ["/bin/bash"]' \
-  "$container" "$image" >/dev/null
+  - "$image" >/dev/null
 echo " -----> built $image"
