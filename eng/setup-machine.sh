@@ -33,16 +33,24 @@ fi
 # Both base images: bookworm (Python 3.11, mod_wsgi 4.9) and trixie (Python 3.13, mod_wsgi 5.0); the samples run on
 # both. About 45 s each here, built one after the other (debootstrap is network- and disk-bound). MODWSGI_BASE_IMAGE
 # names another bookworm image; MODWSGI_BASE_SUITES=bookworm builds only that one.
+# A base built by an older recipe (its io.modwsgi.base.recipe label is not the recipe's number) is built again: the
+# runtime expects what the current recipe installs (dumb-init, e.g.), and the size test holds the recipe to its target.
+recipe="$repo/sdk/ModWsgi.Sdk/baseimage/build-base-image.sh"
+recipe_version="$(grep -o 'io\.modwsgi\.base\.recipe=\\"[0-9]*' "$recipe" | grep -o '[0-9]*$')"
 bases=()
 for suite in ${MODWSGI_BASE_SUITES:-bookworm trixie}; do
   base="modwsgi/base:$suite"
   [ "$suite" = bookworm ] && base="${MODWSGI_BASE_IMAGE:-$base}"
   bases+=("$base")
-  if ! docker image inspect "$base" >/dev/null 2>&1; then
-    echo " -----> building base image $base"
+  built="$(docker image inspect -f '{{index .Config.Labels "io.modwsgi.base.recipe"}}' "$base" 2>/dev/null || true)"
+  if [ "$built" != "$recipe_version" ]; then
+    old_id="$(docker image inspect -f '{{.Id}}' "$base" 2>/dev/null || true)"
+    echo " -----> building base image $base (recipe $recipe_version${built:+, replacing one of recipe $built})"
     start=$(date +%s)
-    $sudo bash "$repo/sdk/ModWsgi.Sdk/baseimage/build-base-image.sh" --suite "$suite" "$base"
+    $sudo bash "$recipe" --suite "$suite" "$base"
     echo " -----> built $base in $(($(date +%s) - start)) s"
+    # The image the tag left: removed unless something still uses it.
+    if [ -n "$old_id" ] && [ "$old_id" != "$(docker image inspect -f '{{.Id}}' "$base")" ]; then docker rmi "$old_id" >/dev/null 2>&1 || true; fi
   fi
 done
 echo " -----> machine ready: $(docker version --format 'Docker {{.Server.Version}}'), base images ${bases[*]}"
