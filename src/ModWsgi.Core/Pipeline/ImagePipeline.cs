@@ -74,6 +74,10 @@ public sealed class ImagePipeline(IContainerEngine engine, ILogger logger)
             return last.Result with { UpToDate = true };
         }
 
+        // Build containers earlier builds left (killed, or the engine restarted under them): found by our label.
+        await LeftoverSweep.RunAsync(engine, BuildClient.Current, DateTimeOffset.UtcNow, logger, cancellationToken).ConfigureAwait(false);
+        timings.Lap("leftover-sweep");
+
         // What our config and the dependency key name the base by: its config digest, equal on every engine.
         baseImage = await BaseLayerExporter.WithConfigDigestAsync(engine, baseImage, cache, logger, cancellationToken).ConfigureAwait(false);
         timings.Lap("base-config-digest");

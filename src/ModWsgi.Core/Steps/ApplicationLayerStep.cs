@@ -106,7 +106,7 @@ public sealed class ApplicationLayerStep(IContainerEngine engine, BuildCache cac
             logger.LogInformation(" -----> Loading the dependency stage {Stage} into the engine for the build hook", stageName);
             stageId = await loader.LoadAsync(stageConfig, plan.Base, belowLayers, [stageName], cancellationToken).ConfigureAwait(false);
         }
-        return await BuildContainer.UseAsync(engine, stageId, logger, async container =>
+        return await BuildContainer.UseAsync(engine, stageId, plan.ContainerLabels, logger, async container =>
         {
             await container.ExtractAsync(cache, app.Blob.Digest, cancellationToken).ConfigureAwait(false);
             return await work(container).ConfigureAwait(false);
