@@ -40,6 +40,7 @@ public sealed record ProjectSettings
     public IReadOnlyList<string> WsgiPipTrustedHost { get; init; } = [];
     public IReadOnlyList<string> WsgiDependencyGroups { get; init; } = [];
     public string? WsgiCacheDirectory { get; init; }
+    public string? WsgiCacheSizeLimit { get; init; }
     public string? DockerHost { get; init; }
     public string? ContainerUser { get; init; }
     /// <summary>ContainerPort items' numbers; the first is the port Apache listens on.</summary>
@@ -77,6 +78,7 @@ public sealed record ProjectSettings
         WsgiPipTrustedHost = values.Includes(SettingsTable.WsgiPipTrustedHost),
         WsgiDependencyGroups = values.Includes(SettingsTable.WsgiDependencyGroups),
         WsgiCacheDirectory = values.Text(SettingsTable.WsgiCacheDirectory),
+        WsgiCacheSizeLimit = values.Text(SettingsTable.WsgiCacheSizeLimit),
         ContainerUser = values.Text(SettingsTable.ContainerUser),
         ContainerPort = values.Includes(SettingsTable.ContainerPort),
         WsgiServer = values.Text(SettingsTable.WsgiServer),
@@ -117,6 +119,7 @@ public sealed record ProjectSettings
             .SelectMany(r => r.Split([',', ';'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray(),
         LocalRegistry = OneOf(SettingsTable.LocalRegistry, LocalRegistry),
         CacheDirectory = Blank(WsgiCacheDirectory),
+        CacheSizeLimit = Cache.CacheSize.Parse(Blank(WsgiCacheSizeLimit) ?? SettingsTable.WsgiCacheSizeLimit.Default!, SettingsTable.WsgiCacheSizeLimit.Name),
         Labels = LastWins(ContainerLabel),
         EnvironmentVariables = LastWins(ContainerEnvironmentVariable),
         User = Blank(ContainerUser),

@@ -102,8 +102,13 @@ internal sealed class FakeContainerEngine : IContainerEngine
     public Task<JsonObject?> InspectImageAsync(string image, CancellationToken cancellationToken)
     {
         Calls.Add("inspect " + image);
+        if (StageLayers.TryGetValue(image, out var layers))
+            return Task.FromResult<JsonObject?>(new JsonObject { ["Id"] = image, ["RootFS"] = new JsonObject { ["Layers"] = new JsonArray(layers.Select(l => (JsonNode?)l).ToArray()) } });
         return Task.FromResult(Resolve(image));
     }
+
+    /// <summary>The layers (diff ids) inspect reports for a <see cref="ListedImages"/> entry, by id.</summary>
+    public Dictionary<string, string[]> StageLayers { get; } = new(StringComparer.Ordinal);
 
     public Task<string> CreateContainerAsync(ContainerSpec spec, CancellationToken cancellationToken)
     {

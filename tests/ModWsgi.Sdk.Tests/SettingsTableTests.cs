@@ -101,6 +101,7 @@ public sealed class SettingsTableTests
             { Name: "WsgiPythonVersion" } => "3.13",
             // Whole seconds (any other text is MODWSGI2050).
             { Name: "WsgiGracefulStopTimeout" } => "8",
+            { Name: "WsgiCacheSizeLimit" } => "1GB",
             _ => "sample",
         };
         return setting.Kind switch

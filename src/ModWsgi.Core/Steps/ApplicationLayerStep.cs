@@ -94,7 +94,12 @@ public sealed class ApplicationLayerStep(IContainerEngine engine, BuildCache cac
         Func<BuildContainer, Task<T>> work, CancellationToken cancellationToken)
     {
         IReadOnlyList<AddedLayer> below = [runtime.Added, dependencies.Added];
-        var stageConfig = ImageConfigWriter.Write(plan.Base, below, new ImageSettings { Env = plan.Base.Env, WorkingDir = BuildPlan.AppRoot }, SourceDateEpoch.Fixed);
+        var stageConfig = ImageConfigWriter.Write(plan.Base, below, new ImageSettings
+        {
+            Env = plan.Base.Env,
+            WorkingDir = BuildPlan.AppRoot,
+            Labels = new Dictionary<string, string> { [ImageLabels.Owned] = ImageLabels.Stage },
+        }, SourceDateEpoch.Fixed);
         var belowLayers = below.Select(a => a.Layer).ToArray();
         // Found by the engine's id of it (on the containerd store the manifest digest, not the config digest).
         var stageId = await loader.FindAsync(stageConfig, plan.Base, belowLayers, cancellationToken).ConfigureAwait(false);
