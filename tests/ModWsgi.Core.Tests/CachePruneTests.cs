@@ -60,6 +60,19 @@ public sealed class CachePruneTests : IDisposable
     }
 
     [Fact]
+    public void ABlobAnEntryOfAKindThisVersionDoesNotKnowNames_Stays()
+    {
+        var layer = Blob("named by a later version's entry", 100, Now.AddDays(-1));
+        Directory.CreateDirectory(Path.Combine(_cache.Root, "later-kind"));
+        File.WriteAllText(Path.Combine(_cache.Root, "later-kind", "x.json"), $"{{\"nested\":{{\"layers\":[{{\"digest\":\"{layer.Blob.Digest}\"}}]}}}}");
+
+        var result = CachePruner.Prune(_cache.Root, sizeLimit: null, everything: false, Now);
+
+        Assert.Equal(0, result.BlobsRemoved);
+        Assert.True(_cache.Blobs.Contains(layer.Blob.Digest));
+    }
+
+    [Fact]
     public void OverTheLimit_EntriesGoLeastRecentlyUsedFirst_AndABlobTwoEntriesShareStaysWhileOneNamesIt()
     {
         var oldest = Dependencies("oldest", 4000, Now.AddDays(-10));

@@ -20,11 +20,11 @@ public sealed record CachePruneResult(long BytesBefore, long BytesAfter, int Blo
 /// </summary>
 public static class CachePruner
 {
-    /// <summary>Entry folders whose entries name layer blobs (the layout <see cref="BuildCache"/> writes).</summary>
-    private static readonly string[] LayerEntryKinds = ["deps", "project-install", "base"];
-
-    /// <summary>Entry folders of small facts, removed only by a prune of everything.</summary>
-    private static readonly string[] FactEntryKinds = ["checks", "base-config"];
+    /// <summary>
+    /// Folders of the cache root that hold no entries: every other folder's JSON files are entries (deps,
+    /// project-install, base, checks, base-config, and kinds later versions add), and a blob any of them names stays.
+    /// </summary>
+    private static readonly string[] NotEntryFolders = ["blobs", "tmp", "projects"];
 
     /// <summary>A temp file this old belongs to no running build (a build by an SDK without the lock may share the folder).</summary>
     private static readonly TimeSpan StaleTempFile = TimeSpan.FromHours(1);
@@ -39,8 +39,13 @@ public static class CachePruner
         var blobs = Directory.Exists(blobsFolder)
             ? new DirectoryInfo(blobsFolder).EnumerateFiles().ToDictionary(f => "sha256:" + f.Name, f => f, StringComparer.Ordinal)
             : new Dictionary<string, FileInfo>(StringComparer.Ordinal);
-        var entries = LayerEntryKinds.SelectMany(kind => ReadEntries(root, kind, blobs)).ToList();
-        var facts = FactEntryKinds.SelectMany(kind => Files(Path.Combine(root, kind))).ToList();
+        var kinds = Directory.Exists(root)
+            ? new DirectoryInfo(root).EnumerateDirectories().Select(d => d.Name).Where(n => !NotEntryFolders.Contains(n, StringComparer.Ordinal)).ToArray()
+            : [];
+        var all = kinds.SelectMany(kind => ReadEntries(root, kind, blobs)).ToList();
+        // Entries that name blobs are what a size bound weighs; the rest are facts of a few bytes, removed only with everything.
+        var entries = all.Where(e => e.Blobs.Count > 0).ToList();
+        var facts = all.Where(e => e.Blobs.Count == 0).Select(e => new FileInfo(e.Path)).ToList();
         var before = blobs.Values.Sum(b => b.Length) + entries.Sum(e => e.Size) + facts.Sum(f => f.Length);
         var entriesRemoved = 0;
 
@@ -134,18 +139,29 @@ public static class CachePruner
             {
                 json = null;
             }
-            // One layer ({"layer": {...}}) or several ([{...}, ...]); anything else names no blob (another SDK version's shape).
-            var layers = json switch
-            {
-                JsonObject o when o["layer"] is JsonObject layer => [layer],
-                JsonArray a => a.OfType<JsonObject>().ToArray(),
-                _ => Array.Empty<JsonObject>(),
-            };
+            // Layers wherever they sit ({"layer": {...}}, [{...}, ...], or a shape a later version writes): any object with a digest.
+            var layers = ObjectsIn(json).Where(o => o["digest"] is JsonValue).ToArray();
             var digests = layers.Select(l => (l["digest"] as JsonValue)?.TryGetValue<string>(out var d) == true ? d : null).OfType<string>().ToArray();
             var diffIds = layers.Select(l => (l["diffId"] as JsonValue)?.TryGetValue<string>(out var d) == true ? d : null).OfType<string>().ToArray();
             var lastUsed = digests.Select(d => blobs.TryGetValue(d, out var blob) ? blob.LastWriteTimeUtc : DateTime.MinValue)
                 .Append(file.LastWriteTimeUtc).Max();
             yield return new Entry(file.FullName, kind, file.Length, lastUsed, digests, diffIds);
+        }
+    }
+
+    private static IEnumerable<JsonObject> ObjectsIn(JsonNode? node)
+    {
+        switch (node)
+        {
+            case JsonObject o:
+                yield return o;
+                foreach (var child in o.Select(p => p.Value).SelectMany(ObjectsIn))
+                    yield return child;
+                break;
+            case JsonArray a:
+                foreach (var child in a.SelectMany(ObjectsIn))
+                    yield return child;
+                break;
         }
     }
 
