@@ -24,11 +24,20 @@ internal sealed class TerminationSignals : IDisposable
             return;
         }
         _registrations = [.. ((PosixSignal[])[PosixSignal.SIGTERM, PosixSignal.SIGHUP, PosixSignal.SIGQUIT]).Select(signal =>
-            PosixSignalRegistration.Create(signal, _ =>
+            PosixSignalRegistration.Create(signal, context =>
             {
                 cancellation.Cancel();
-                // The handler's return lets the runtime act on the signal: not before the container is gone.
+                // Not before the container is gone does the process end.
                 _finished.Wait(CleanupWait);
+                // Then it ends as the signal asks, but not as a success: under dotnet build a SIGTERM the runtime handles
+                // ended with exit code 0. 128 + the signal's number, as a shell reports a process a signal ended.
+                context.Cancel = true;
+                Environment.Exit(128 + context.Signal switch
+                {
+                    PosixSignal.SIGHUP => 1,
+                    PosixSignal.SIGQUIT => 3,
+                    _ => 15,
+                });
             }))];
     }
 
