@@ -39,6 +39,7 @@ internal sealed class ModWsgiCli
         Root.Subcommands.Add(RunCommand());
         Root.Subcommands.Add(ShellCommand());
         Root.Subcommands.Add(InspectCommand());
+        Root.Subcommands.Add(PruneCommand());
         Root.Subcommands.Add(BuildServerCommand());
         var help = Root.Options.OfType<HelpOption>().Single();
         help.Action = new HelpWithExitCodes((HelpAction)help.Action!);
@@ -185,6 +186,38 @@ internal sealed class ModWsgiCli
             }
             var description = ImageDescription.Create(name, inspect, history, notes);
             _host.Out.Write(parsed.GetValue(json) ? description.ToJson() + Environment.NewLine : description.ToText());
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private Command PruneCommand()
+    {
+        var cacheDir = new Option<string>("--cache-dir") { Description = "Build cache folder, as given to build. Default: $MODWSGI_CACHE_DIR, else $XDG_CACHE_HOME/modwsgi or ~/.cache/modwsgi", HelpName = "DIR" };
+        var dockerHost = new Option<string>("--docker-host") { Description = "Engine endpoint whose images are pruned, as for build. Default: $DOCKER_HOST, else the docker context, else /var/run/docker.sock", HelpName = "HOST" };
+        var maxSize = new Option<string>("--max-size") { Description = "Then remove cache entries, least recently used first (with their modwsgi/stage:* images), until the cache is at most SIZE (5GB, 500MB; K, M, G, T are powers of 1024)", HelpName = "SIZE" };
+        var all = new Option<bool>("--all") { Description = "Remove every cache entry and every modwsgi/stage:* image (the next build runs pip again)" };
+        var command = new Command("prune",
+            "Remove what builds no longer need: cache blobs no entry names (earlier builds' application layers), our dangling images (earlier builds' images a rebuild moved the tag off), " +
+            "modwsgi/stage:* images whose dependency layer is no longer cached, and with --max-size or --all cache entries too. Only images labelled modwsgi.image are touched, and none a container uses.")
+        {
+            cacheDir, dockerHost, maxSize, all,
+        };
+        SetAction(command, async (parsed, logger, token) =>
+        {
+            var environment = _host.BuildEnvironment;
+            var root = Path.GetFullPath(parsed.GetValue(cacheDir) is { Length: > 0 } dir ? dir : environment.CacheDirectory);
+            var limit = parsed.GetValue(maxSize) is { Length: > 0 } size ? CacheSize.Parse(size, "--max-size") : null;
+            using var engine = new DockerEngineClient(EngineEndpoint.ForLocalRegistry(null, parsed.GetValue(dockerHost), environment));
+            var report = await Pruning.RunAsync(engine, root, limit, parsed.GetValue(all), TimeSpan.FromSeconds(30), logger, token).ConfigureAwait(false);
+            _host.Out.WriteLine(report.ImagesRemoved.Count == 0
+                ? "Engine: no image of ours to remove."
+                : $"Engine: removed {report.ImagesRemoved.Count} image(s): {string.Join(", ", report.ImagesRemoved)}");
+            if (report.Cache is not { } cache)
+                throw new ModWsgiException(DiagnosticCodes.CacheBusy,
+                    $"The build cache at {root} is held by a running build (waited 30 s): its folder was not pruned. Run 'modwsgi prune' again when the build ends.");
+            _host.Out.WriteLine($"Cache {root}: removed {cache.BlobsRemoved} blob(s) and {cache.EntriesRemoved} entr{(cache.EntriesRemoved == 1 ? "y" : "ies")}; " +
+                $"{CacheSize.Describe(cache.BytesBefore)} -> {CacheSize.Describe(cache.BytesAfter)}.");
             return ExitCodes.Ok;
         });
         return command;

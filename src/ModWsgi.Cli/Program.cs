@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 using ModWsgi.Cli;
 using ModWsgi.Cli.BuildServer;
 
-// Ctrl+C and SIGTERM cancel the command's token: Core stops the build and removes its build container,
+// Ctrl+C, SIGTERM, SIGHUP and SIGQUIT cancel the command's token: Core stops the build and removes its build container,
 // run stops its container. A second Ctrl+C ends the process at once, except within a second of the first:
 // a signal sent to the process group (timeout, some CI runners) can arrive twice for one keypress.
 using var cancellation = new CancellationTokenSource();
@@ -20,11 +20,11 @@ Console.CancelKeyPress += (_, e) =>
         cancellation.Cancel();
     }
 };
-using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
-{
-    context.Cancel = true;
-    cancellation.Cancel();
-});
+// SIGTERM (timeout, docker stop, CI), SIGHUP (the terminal closed) and SIGQUIT cancel the same way; the command
+// then ends with 130 once the build container is removed.
+using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Cancel);
+using var hangUp = PosixSignalRegistration.Create(PosixSignal.SIGHUP, Cancel);
+using var quit = PosixSignalRegistration.Create(PosixSignal.SIGQUIT, Cancel);
 
 // build and publish go to this tool's build server when one runs (it keeps the code loaded and compiled);
 // the first build starts one for the next and runs here.
@@ -38,3 +38,9 @@ if (BuildServerEndpoint.Serves(args) && BuildServerEndpoint.Enabled(Environment.
 }
 
 return await new ModWsgiCli(new CliHost()).InvokeAsync(args, cancellation.Token);
+
+void Cancel(PosixSignalContext context)
+{
+    context.Cancel = true;
+    cancellation.Cancel();
+}

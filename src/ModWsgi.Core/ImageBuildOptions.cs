@@ -63,6 +63,9 @@ public sealed record ImageBuildOptions
     /// <summary>The build cache (layers, dependency keys); null uses the build environment's (<see cref="BuildEnvironment.CacheDirectory"/>).</summary>
     public string? CacheDirectory { get; init; }
 
+    /// <summary>WsgiCacheSizeLimit in bytes (null: no bound). Not what the image is made of: the fingerprint leaves it out.</summary>
+    public long? CacheSizeLimit { get; init; }
+
     /// <summary>The project's version, for the org.opencontainers.image.version label.</summary>
     public string? Version { get; init; }
 

@@ -41,6 +41,7 @@ public sealed record ProjectSettings
     public IReadOnlyList<string> WsgiDependencyGroups { get; init; } = [];
     public string? WsgiLockName { get; init; }
     public string? WsgiCacheDirectory { get; init; }
+    public string? WsgiCacheSizeLimit { get; init; }
     public string? DockerHost { get; init; }
     public string? ContainerUser { get; init; }
     /// <summary>ContainerPort items' numbers; the first is the port Apache listens on.</summary>
@@ -85,6 +86,7 @@ public sealed record ProjectSettings
         WsgiDependencyGroups = values.Includes(SettingsTable.WsgiDependencyGroups),
         WsgiLockName = values.Text(SettingsTable.WsgiLockName),
         WsgiCacheDirectory = values.Text(SettingsTable.WsgiCacheDirectory),
+        WsgiCacheSizeLimit = values.Text(SettingsTable.WsgiCacheSizeLimit),
         ContainerUser = values.Text(SettingsTable.ContainerUser),
         ContainerPort = values.Includes(SettingsTable.ContainerPort),
         WsgiServer = values.Text(SettingsTable.WsgiServer),
@@ -130,6 +132,7 @@ public sealed record ProjectSettings
             .SelectMany(r => r.Split([',', ';'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray(),
         LocalRegistry = OneOf(SettingsTable.LocalRegistry, LocalRegistry),
         CacheDirectory = Blank(WsgiCacheDirectory),
+        CacheSizeLimit = Cache.CacheSize.Parse(Blank(WsgiCacheSizeLimit) ?? SettingsTable.WsgiCacheSizeLimit.Default!, SettingsTable.WsgiCacheSizeLimit.Name),
         Labels = LastWins(ContainerLabel),
         EnvironmentVariables = LastWins(ContainerEnvironmentVariable),
         User = Blank(ContainerUser),

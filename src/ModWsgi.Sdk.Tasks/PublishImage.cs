@@ -52,6 +52,7 @@ public sealed class PublishImage : Microsoft.Build.Utilities.Task, ICancelableTa
     public string[]? WsgiDependencyGroups { get; set; }
     public string? WsgiLockName { get; set; }
     public string? WsgiCacheDirectory { get; set; }
+    public string? WsgiCacheSizeLimit { get; set; }
     public string? ContainerUser { get; set; }
     public ITaskItem[]? ContainerPort { get; set; }
     public string? WsgiServer { get; set; }
@@ -73,6 +74,7 @@ public sealed class PublishImage : Microsoft.Build.Utilities.Task, ICancelableTa
 
     public override bool Execute()
     {
+        using var signals = new TerminationSignals(_cancellation);
         try
         {
             var options = CreateOptions();

@@ -102,8 +102,13 @@ internal sealed class FakeContainerEngine : IContainerEngine
     public Task<JsonObject?> InspectImageAsync(string image, CancellationToken cancellationToken)
     {
         Calls.Add("inspect " + image);
+        if (StageLayers.TryGetValue(image, out var layers))
+            return Task.FromResult<JsonObject?>(new JsonObject { ["Id"] = image, ["RootFS"] = new JsonObject { ["Layers"] = new JsonArray(layers.Select(l => (JsonNode?)l).ToArray()) } });
         return Task.FromResult(Resolve(image));
     }
+
+    /// <summary>The layers (diff ids) inspect reports for a <see cref="ListedImages"/> entry, by id.</summary>
+    public Dictionary<string, string[]> StageLayers { get; } = new(StringComparer.Ordinal);
 
     public Task<string> CreateContainerAsync(ContainerSpec spec, CancellationToken cancellationToken)
     {
@@ -113,14 +118,66 @@ internal sealed class FakeContainerEngine : IContainerEngine
         var id = "c" + ++_containers;
         Calls.Add($"create {spec.Image} -> {id}");
         LiveContainers.Add(id);
+        Containers[id] = new ContainerSummary(id, "created", spec.Labels, DateTimeOffset.UtcNow);
         return Task.FromResult(id);
     }
 
     public Task StartContainerAsync(string containerId, CancellationToken cancellationToken)
     {
         Calls.Add("start " + containerId);
+        if (Containers.TryGetValue(containerId, out var container))
+            Containers[containerId] = container with { State = "running" };
         return Task.CompletedTask;
     }
+
+    /// <summary>Every container the engine holds (created here or given by a test), by id, with its state and labels.</summary>
+    public Dictionary<string, ContainerSummary> Containers { get; } = new(StringComparer.Ordinal);
+
+    public Task<IReadOnlyList<ContainerSummary>> ListContainersAsync(IReadOnlyList<string> labels, CancellationToken cancellationToken)
+    {
+        Calls.Add("list-containers " + string.Join(",", labels));
+        return Task.FromResult<IReadOnlyList<ContainerSummary>>(Containers.Values.Where(c => labels.All(l => HasLabel(c.Labels, l))).ToArray());
+    }
+
+    /// <summary>Images a test adds for listing and removal (the loaded ones are listed too, labelled by their config).</summary>
+    public List<ImageSummary> ListedImages { get; } = [];
+
+    public Task<IReadOnlyList<ImageSummary>> ListImagesAsync(IReadOnlyList<string> labels, bool danglingOnly, CancellationToken cancellationToken)
+    {
+        Calls.Add($"list-images {string.Join(",", labels)}{(danglingOnly ? " dangling" : "")}");
+        var loaded = Loads.Select(l => l.ManifestDigest ?? l.ImageId).Distinct().Select(id => _images.GetValueOrDefault(id)).OfType<JsonObject>()
+            .Select(i => new ImageSummary(i["Id"]!.GetValue<string>(),
+                _images.Where(p => p.Value == i && !p.Key.StartsWith("sha256:", StringComparison.Ordinal)).Select(p => p.Key).ToArray(),
+                Loads.Last(l => (l.ManifestDigest ?? l.ImageId) == i["Id"]!.GetValue<string>()).Config["config"]?["Labels"]?.AsObject()
+                    .ToDictionary(p => p.Key, p => p.Value!.GetValue<string>()) ?? [], 1000));
+        return Task.FromResult<IReadOnlyList<ImageSummary>>(ListedImages.Concat(loaded)
+            .Where(i => labels.All(l => HasLabel(i.Labels, l)) && (!danglingOnly || i.RepoTags.Count == 0)).ToArray());
+    }
+
+    public Task<bool> RemoveImageAsync(string image, CancellationToken cancellationToken)
+    {
+        Calls.Add("remove-image " + image);
+        if (ListedImages.FindIndex(i => i.Id == image || i.RepoTags.Contains(image)) is var listed and >= 0)
+        {
+            ListedImages.RemoveAt(listed);
+            return Task.FromResult(true);
+        }
+        if (!_images.TryGetValue(image, out var found))
+            return Task.FromResult(false);
+        var id = found["Id"]!.GetValue<string>();
+        var names = _images.Where(p => p.Value == found && !p.Key.StartsWith("sha256:", StringComparison.Ordinal)).Select(p => p.Key).ToArray();
+        if (image.StartsWith("sha256:", StringComparison.Ordinal) && names.Length > 0)
+            return Task.FromResult(false); // still named: 409 without force
+        _images.Remove(image);
+        if (names.Length <= 1)
+            _images.Remove(id);
+        return Task.FromResult(true);
+    }
+
+    private static bool HasLabel(IReadOnlyDictionary<string, string> labels, string filter) =>
+        filter.IndexOf('=') is var equals and >= 0
+            ? labels.TryGetValue(filter[..equals], out var value) && value == filter[(equals + 1)..]
+            : labels.ContainsKey(filter);
 
     /// <summary>What a removal does before the container goes away; a test makes it throw (409, a paused engine…).</summary>
     public Func<string, CancellationToken, Task> OnRemove { get; set; } = (_, _) => Task.CompletedTask;
@@ -130,6 +187,7 @@ internal sealed class FakeContainerEngine : IContainerEngine
         Calls.Add("remove " + containerId);
         await OnRemove(containerId, cancellationToken);
         LiveContainers.Remove(containerId);
+        Containers.Remove(containerId);
     }
 
     public async Task PutArchiveAsync(string containerId, string path, Stream tar, CancellationToken cancellationToken)

@@ -53,10 +53,10 @@ public sealed class BuildHookAndCancelTests(SdkFixture sdk) : IDisposable
         };
         info.Environment["NUGET_PACKAGES"] = sdk.PackagesFolder;
         var (exitCode, output) = InterruptedRun.Interrupt(info, "waiting-to-be-cancelled",
-            () => Assert.NotEqual("", Run.DockerOk("ps", "-a", "-q", "--filter", "name=modwsgi-build-")));
+            () => Assert.NotEqual("", ProjectBuildContainers.Ids(_project.Path)));
 
         Assert.NotEqual(0, exitCode);
-        Assert.Equal("", Run.DockerOk("ps", "-a", "-q", "--filter", "name=modwsgi-build-"));
+        Assert.Equal("", ProjectBuildContainers.Ids(_project.Path));
         Assert.NotEqual(0, Run.Docker("image", "inspect", _image + ":latest").ExitCode);
         Assert.DoesNotContain("Unhandled exception", output);
     }

@@ -66,7 +66,7 @@ public sealed class BuildStepTests(SdkFixture sdk) : IDisposable
         Assert.Contains("pre-build went wrong", build.StdOut);
         Assert.DoesNotContain("Unhandled exception", build.Output);
         Assert.NotEqual(0, Run.Docker("image", "inspect", _image + ":latest").ExitCode);
-        Assert.Equal("", Run.DockerOk("ps", "-a", "-q", "--filter", "name=modwsgi-build-"));
+        Assert.Equal("", ProjectBuildContainers.Ids(_project.Path));
     }
 
     [DockerFact]

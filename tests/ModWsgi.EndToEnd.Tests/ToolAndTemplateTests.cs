@@ -136,10 +136,10 @@ public sealed class ToolAndTemplateTests(SdkFixture sdk) : IDisposable
             foreach (var (name, value) in environment)
                 info.Environment[name] = value;
             var (exitCode, output) = InterruptedRun.Interrupt(info, "waiting-to-be-cancelled",
-                () => Assert.NotEqual("", Run.DockerOk("ps", "-a", "-q", "--filter", "name=modwsgi-build-")));
+                () => Assert.NotEqual("", ProjectBuildContainers.Ids(app)));
             Assert.True(exitCode == 130, $"exit code {exitCode}:\n{output}");
             Assert.Contains("MODWSGI4002", output);
-            Assert.Equal("", Run.DockerOk("ps", "-a", "-q", "--filter", "name=modwsgi-build-"));
+            Assert.Equal("", ProjectBuildContainers.Ids(app));
         }
         finally
         {

@@ -104,6 +104,7 @@ public sealed class SettingsTableTests
             // A duration and a count other than the defaults (any other text is MODWSGI2055).
             { Name: "WsgiHealthCheckInterval" or "WsgiHealthCheckTimeout" or "WsgiHealthCheckStartPeriod" } => "42s",
             { Name: "WsgiHealthCheckRetries" } => "7",
+            { Name: "WsgiCacheSizeLimit" } => "1GB",
             _ => "sample",
         };
         return setting.Kind switch

@@ -75,6 +75,8 @@ public static class DiagnosticCodes
     public static readonly DiagnosticCode EngineSshFailed = new(3014, "The ssh connection to the engine failed");
     public static readonly DiagnosticCode NotAContainerEngine = new(3015, "The engine endpoint answers, but not as a container engine");
     public static readonly DiagnosticCode PodmanSocketMissing = new(3016, "LocalRegistry=Podman found no Podman socket");
+    public static readonly DiagnosticCode CacheSizeInvalid = new(3020, "WsgiCacheSizeLimit (or prune's --max-size) is not a size");
+    public static readonly DiagnosticCode CacheBusy = new(3021, "The build cache is held by a running build or prune");
     public static readonly DiagnosticCode RegistryUnavailable = new(3030, "The registry kept failing (5xx or 429) after every retry");
     public static readonly DiagnosticCode RegistryDigestMismatch = new(3031, "The registry reports another digest than the content sent");
     public static readonly DiagnosticCode RegistryUploadInconsistent = new(3032, "The registry reports holding another part of an upload than was sent");

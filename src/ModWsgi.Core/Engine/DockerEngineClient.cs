@@ -149,6 +149,52 @@ public sealed class DockerEngineClient : IContainerEngine, IDisposable
         }
     }
 
+    public async Task<IReadOnlyList<ContainerSummary>> ListContainersAsync(IReadOnlyList<string> labels, CancellationToken cancellationToken)
+    {
+        var json = await SendJsonAsync(HttpMethod.Get, "containers/json?all=1&filters=" + Filters(labels, danglingOnly: false), null, cancellationToken).ConfigureAwait(false);
+        return json is JsonArray containers
+            ? containers.OfType<JsonObject>().Select(c => new ContainerSummary(
+                c["Id"]?.GetValue<string>() ?? "",
+                (c["State"] as JsonValue)?.TryGetValue<string>(out var state) == true ? state : "",
+                LabelsOf(c),
+                DateTimeOffset.FromUnixTimeSeconds((c["Created"] as JsonValue)?.TryGetValue<long>(out var created) == true ? created : 0))).ToArray()
+            : [];
+    }
+
+    public async Task<IReadOnlyList<ImageSummary>> ListImagesAsync(IReadOnlyList<string> labels, bool danglingOnly, CancellationToken cancellationToken)
+    {
+        var json = await SendJsonAsync(HttpMethod.Get, "images/json?filters=" + Filters(labels, danglingOnly), null, cancellationToken).ConfigureAwait(false);
+        return json is JsonArray images
+            ? images.OfType<JsonObject>().Select(i => new ImageSummary(
+                i["Id"]?.GetValue<string>() ?? "",
+                // Dangling images answer null, [] or ["<none>:<none>"], depending on the engine and its version.
+                (i["RepoTags"] as JsonArray)?.Select(t => t?.GetValue<string>()).OfType<string>().Where(t => t != "<none>:<none>").ToArray() ?? [],
+                LabelsOf(i),
+                (i["Size"] as JsonValue)?.TryGetValue<long>(out var size) == true ? size : 0)).ToArray()
+            : [];
+    }
+
+    public async Task<bool> RemoveImageAsync(string image, CancellationToken cancellationToken)
+    {
+        using var response = await SendAsync(HttpMethod.Delete, $"images/{Uri.EscapeDataString(image)}?force=false&noprune=false", null, Options.RemovalTimeout, cancellationToken).ConfigureAwait(false);
+        if (response.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.Conflict)
+            return false;
+        await EnsureSuccessAsync(response, $"remove image {image}", cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    private static string Filters(IReadOnlyList<string> labels, bool danglingOnly)
+    {
+        var filters = new JsonObject { ["label"] = ToArray(labels) };
+        if (danglingOnly)
+            filters["dangling"] = new JsonArray("true");
+        return Uri.EscapeDataString(filters.ToJsonString());
+    }
+
+    private static Dictionary<string, string> LabelsOf(JsonObject summary) =>
+        (summary["Labels"] as JsonObject)?.Where(l => l.Value is JsonValue v && v.TryGetValue<string>(out _))
+            .ToDictionary(l => l.Key, l => l.Value!.GetValue<string>(), StringComparer.Ordinal) ?? new Dictionary<string, string>(StringComparer.Ordinal);
+
     private async Task<long> ExecCoreAsync(string containerId, ExecSpec spec, Func<Stream, CancellationToken, Task> readOutput, CancellationToken cancellationToken)
     {
         var create = new JsonObject

@@ -40,7 +40,27 @@ public interface IContainerEngine
 
     /// <summary>Loads a docker-archive tar (manifest.json + config + layers) into the engine.</summary>
     Task LoadImageAsync(Stream archive, CancellationToken cancellationToken);
+
+    /// <summary>Containers, running or not, that carry every label of <paramref name="labels"/> ("key" or "key=value").</summary>
+    Task<IReadOnlyList<ContainerSummary>> ListContainersAsync(IReadOnlyList<string> labels, CancellationToken cancellationToken);
+
+    /// <summary>Images that carry every label of <paramref name="labels"/>; only untagged ones when <paramref name="danglingOnly"/>.</summary>
+    Task<IReadOnlyList<ImageSummary>> ListImagesAsync(IReadOnlyList<string> labels, bool danglingOnly, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Removes an image (by name: that name; by id: the image), never forced: false when a container still uses it
+    /// or another name still holds it (409), or it is gone already.
+    /// </summary>
+    Task<bool> RemoveImageAsync(string image, CancellationToken cancellationToken);
 }
+
+/// <param name="State">created, running, paused, restarting, removing, exited or dead (the engine's word).</param>
+/// <param name="Created">When the engine created it.</param>
+public sealed record ContainerSummary(string Id, string State, IReadOnlyDictionary<string, string> Labels, DateTimeOffset Created);
+
+/// <param name="RepoTags">The names on it (none for a dangling image).</param>
+/// <param name="Size">Its size in the engine, in bytes, as the engine counts it.</param>
+public sealed record ImageSummary(string Id, IReadOnlyList<string> RepoTags, IReadOnlyDictionary<string, string> Labels, long Size);
 
 public enum ChangeKind { Modified = 0, Added = 1, Deleted = 2 }
 

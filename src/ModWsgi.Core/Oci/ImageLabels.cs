@@ -6,6 +6,18 @@ namespace ModWsgi.Core.Oci;
 /// <summary>The org.opencontainers.image.* labels: known facts only, project labels win.</summary>
 public static class ImageLabels
 {
+    /// <summary>
+    /// On every image we make (the application's and the build hook's dependency stages): what `modwsgi prune` and a
+    /// build's own clean-up list by, so they remove only our dangling and stage images, never another tool's.
+    /// </summary>
+    public const string Owned = "modwsgi.image";
+
+    /// <summary><see cref="Owned"/>'s value on an application image.</summary>
+    public const string Application = "application";
+
+    /// <summary><see cref="Owned"/>'s value on a dependency stage (base + runtime + dependencies, for the build hook).</summary>
+    public const string Stage = "stage";
+
     public static IReadOnlyDictionary<string, string> For(ImageBuildOptions options, DateTimeOffset epoch, GitCheckout git)
     {
         var labels = new SortedDictionary<string, string>(StringComparer.Ordinal)
@@ -13,6 +25,7 @@ public static class ImageLabels
             ["org.opencontainers.image.title"] = options.Repository,
             ["org.opencontainers.image.created"] = epoch.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
             ["org.opencontainers.image.base.name"] = options.BaseImage,
+            [Owned] = Application,
         };
         // The project's Version, else a tag that is a semantic version (ContainerImageTag=1.2.3).
         if ((options.Version is { Length: > 0 } ? options.Version : options.Tags.FirstOrDefault(t => NuGet.Versioning.SemanticVersion.TryParse(t, out _))) is { } version)

@@ -24,7 +24,7 @@ public static class BuildFingerprint
         void Add(string text) => hash.AppendData(Encoding.UTF8.GetBytes(text + "\n"));
         // What feeds the image, not where the front end keeps its SDK files: the SDK package and the tool hold the
         // runtime scripts in different folders (their contents are added below), so the two share one record.
-        Add(JsonSerializer.Serialize(options with { RuntimeDirectory = "", BaseImageRecipe = null }, FingerprintJson.Default.ImageBuildOptions));
+        Add(JsonSerializer.Serialize(options with { RuntimeDirectory = "", BaseImageRecipe = null, CacheSizeLimit = null }, FingerprintJson.Default.ImageBuildOptions));
         // The SDK's version (with its source revision), the same in the task and the tool built from one commit.
         Add(typeof(BuildFingerprint).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "");
         Add(environment.SourceDateEpoch ?? "");

@@ -26,7 +26,22 @@ public sealed class ImagePipeline(IContainerEngine engine, ILogger logger)
     /// <summary>Replaces the registry client's retry settings (tests: a clock that does not sleep).</summary>
     public Registry.RegistryRetryOptions? RegistryRetry { get; init; }
 
+    /// <summary>How long a build waits for a running prune to let go of the cache.</summary>
+    private static readonly TimeSpan PruneWait = TimeSpan.FromMinutes(2);
+
     public async Task<PublishResult> PublishAsync(ImageBuildOptions options, BuildEnvironment environment, CancellationToken cancellationToken)
+    {
+        var cacheRoot = Path.GetFullPath(options.CacheDirectory ?? environment.CacheDirectory);
+        PublishResult result;
+        // Held while the build runs: a prune then leaves the blobs it writes (named by no entry yet) alone.
+        using (await PruneLock.SharedAsync(cacheRoot, PruneWait, cancellationToken).ConfigureAwait(false))
+            result = await PublishHoldingCacheAsync(options, environment, cancellationToken).ConfigureAwait(false);
+        if (!result.UpToDate)
+            await Pruning.AfterBuildAsync(engine, cacheRoot, options.CacheSizeLimit, logger, cancellationToken).ConfigureAwait(false);
+        return result;
+    }
+
+    private async Task<PublishResult> PublishHoldingCacheAsync(ImageBuildOptions options, BuildEnvironment environment, CancellationToken cancellationToken)
     {
         foreach (var tag in options.Tags)
             ImageReference.Create(options.Repository, tag);
@@ -98,6 +113,10 @@ public sealed class ImagePipeline(IContainerEngine engine, ILogger logger)
             return last.Result with { UpToDate = true };
         }
 
+        // Build containers earlier builds left (killed, or the engine restarted under them): found by our label.
+        await LeftoverSweep.RunAsync(engine, BuildClient.Current, DateTimeOffset.UtcNow, logger, cancellationToken).ConfigureAwait(false);
+        timings.Lap("leftover-sweep");
+
         // What our config and the dependency key name the base by: its config digest, equal on every engine.
         baseImage = await BaseLayerExporter.WithConfigDigestAsync(engine, baseImage, cache, logger, cancellationToken).ConfigureAwait(false);
         timings.Lap("base-config-digest");
@@ -125,6 +144,9 @@ public sealed class ImagePipeline(IContainerEngine engine, ILogger logger)
         var result = await destination.PublishAsync(image, cancellationToken).ConfigureAwait(false);
         timings.Lap("publish");
 
+        // What this build used counts as used now, for the size bound's least-recently-used order.
+        CachePruner.MarkUsed(cache, [.. image.Added.Select(a => a.Layer.Blob.Digest), .. cache.FindBaseLayers(baseImage.Id)?.Select(l => l.Blob.Digest) ?? []],
+            dependencies.CacheKey, DateTime.UtcNow);
         var notes = cache.ReadProjectNotes(options.ProjectDirectory);
         new PublishRecord(fingerprint, result).WriteTo(notes);
         cache.WriteProjectNotes(options.ProjectDirectory, notes);

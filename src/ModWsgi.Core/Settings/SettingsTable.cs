@@ -179,6 +179,11 @@ public static class SettingsTable
         "`$MODWSGI_CACHE_DIR`, else `~/.cache/modwsgi`", "the build cache")
     { CliOption = "--cache-dir", CliHelpName = "DIR" };
 
+    public static readonly Setting WsgiCacheSizeLimit = new("WsgiCacheSizeLimit", SettingKind.Property, "5GB",
+        "`5GB`", "the build cache's bound: after a build, blobs no entry names go, then the least recently used entries (and their `modwsgi/stage:*` images) until the cache fits; K, M, G, T are powers of 1024; `none` for no bound")
+    // Without one, every source edit added its application layer for good (100 MB for 20 edits here); 5 GB holds many dependency layers.
+    { CliOption = "--cache-size-limit", CliHelpName = "SIZE" };
+
     public static readonly Setting ContainerUser = new("ContainerUser", SettingKind.Property, null,
         "base image's (root)", "user the container runs as, e.g. `1001`")
     { CliOption = "--user", CliHelpName = "USER" };
@@ -240,7 +245,7 @@ public static class SettingsTable
         ContainerArchiveOutputPath, ContainerInsecureRegistries, LocalRegistry, DockerHost, ContainerLabel,
         ContainerEnvironmentVariable, WsgiApplicationType, WsgiEntryPoint, WsgiCallableObject, WsgiWorkingDirectory,
         WsgiUrlAlias, WsgiServerArgument, WsgiPipIndexUrl, WsgiPipExtraIndexUrl, WsgiPipTrustedHost, WsgiDependencyGroups, WsgiLockName, WsgiCacheDirectory,
-        ContainerUser, ContainerPort, WsgiServer, WsgiGracefulStopTimeout, WsgiFrameworkDetection, WsgiDjangoCollectStatic,
+        WsgiCacheSizeLimit, ContainerUser, ContainerPort, WsgiServer, WsgiGracefulStopTimeout, WsgiFrameworkDetection, WsgiDjangoCollectStatic,
         WsgiHealthCheck, WsgiHealthCheckInterval, WsgiHealthCheckTimeout, WsgiHealthCheckStartPeriod, WsgiHealthCheckRetries,
     ];
 

@@ -109,7 +109,12 @@ public sealed class ApplicationLayerStep(IContainerEngine engine, BuildCache cac
         Func<BuildContainer, Task<T>> work, CancellationToken cancellationToken)
     {
         IReadOnlyList<AddedLayer> below = [runtime.Added, dependencies.Added];
-        var stageConfig = ImageConfigWriter.Write(plan.Base, below, new ImageSettings { Env = plan.Base.Env, WorkingDir = BuildPlan.AppRoot }, SourceDateEpoch.Fixed);
+        var stageConfig = ImageConfigWriter.Write(plan.Base, below, new ImageSettings
+        {
+            Env = plan.Base.Env,
+            WorkingDir = BuildPlan.AppRoot,
+            Labels = new Dictionary<string, string> { [ImageLabels.Owned] = ImageLabels.Stage },
+        }, SourceDateEpoch.Fixed);
         var belowLayers = below.Select(a => a.Layer).ToArray();
         // Found by the engine's id of it (on the containerd store the manifest digest, not the config digest).
         var stageId = await loader.FindAsync(stageConfig, plan.Base, belowLayers, cancellationToken).ConfigureAwait(false);
@@ -121,7 +126,7 @@ public sealed class ApplicationLayerStep(IContainerEngine engine, BuildCache cac
             logger.LogInformation(" -----> Loading the dependency stage {Stage} into the engine for the build hook", stageName);
             stageId = await loader.LoadAsync(stageConfig, plan.Base, belowLayers, [stageName], cancellationToken).ConfigureAwait(false);
         }
-        return await BuildContainer.UseAsync(engine, stageId, logger, async container =>
+        return await BuildContainer.UseAsync(engine, stageId, plan.ContainerLabels, logger, async container =>
         {
             await container.ExtractAsync(cache, app.Blob.Digest, cancellationToken).ConfigureAwait(false);
             return await work(container).ConfigureAwait(false);

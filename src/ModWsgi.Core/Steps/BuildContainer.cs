@@ -36,9 +36,9 @@ public sealed class BuildContainer
     /// removes it. When the work failed (or was cancelled), a failed removal is a warning: the error that
     /// caused the removal is the one that surfaces. After a success, a failed removal fails the build.
     /// </summary>
-    public static async Task<T> UseAsync<T>(IContainerEngine engine, string image, ILogger logger, Func<BuildContainer, Task<T>> work, CancellationToken cancellationToken)
+    public static async Task<T> UseAsync<T>(IContainerEngine engine, string image, BuildContainerLabels labels, ILogger logger, Func<BuildContainer, Task<T>> work, CancellationToken cancellationToken)
     {
-        var container = await StartAsync(engine, image, logger, cancellationToken).ConfigureAwait(false);
+        var container = await StartAsync(engine, image, labels, logger, cancellationToken).ConfigureAwait(false);
         T result;
         try
         {
@@ -53,12 +53,14 @@ public sealed class BuildContainer
         return result;
     }
 
-    private static async Task<BuildContainer> StartAsync(IContainerEngine engine, string image, ILogger logger, CancellationToken cancellationToken)
+    private static async Task<BuildContainer> StartAsync(IContainerEngine engine, string image, BuildContainerLabels labels, ILogger logger, CancellationToken cancellationToken)
     {
         var id = await engine.CreateContainerAsync(new ContainerSpec(image, ["sleep", "infinity"])
         {
             Name = $"modwsgi-build-{Guid.NewGuid():N}"[..26],
             WorkingDir = BuildPlan.AppRoot,
+            // What a later build's LeftoverSweep finds it by, should this build die before removing it.
+            Labels = labels.ToLabels(),
         }, cancellationToken).ConfigureAwait(false);
         var container = new BuildContainer(engine, logger, id);
         try

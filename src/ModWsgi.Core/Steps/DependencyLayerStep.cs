@@ -109,7 +109,7 @@ public sealed class DependencyLayerStep(IContainerEngine engine, BuildCache cach
         var inputFiles = plan.Files.Enumerate(filter)
             .Where(f => !f.IsDirectory).Select(f => LayerSources.AppDirectory + "/" + f.RelativePath).ToHashSet(StringComparer.Ordinal);
 
-        return await BuildContainer.UseAsync(engine, plan.Base.Id, logger, async container =>
+        return await BuildContainer.UseAsync(engine, plan.Base.Id, plan.ContainerLabels, logger, async container =>
         {
             await container.ExtractAsync(cache, inputs.Blob.Digest, cancellationToken).ConfigureAwait(false);
             foreach (var step in build.DependencySteps)

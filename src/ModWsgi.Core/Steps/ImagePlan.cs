@@ -29,6 +29,9 @@ public sealed record ImagePlan(
     DateTimeOffset Epoch,
     IReadOnlyList<string> RuntimeScripts)
 {
+    /// <summary>What this build's containers are labelled with (one build id per plan: a plan is made once per build).</summary>
+    public BuildContainerLabels ContainerLabels { get; init; } = BuildContainerLabels.NewBuild(Options.ProjectDirectory);
+
     /// <summary>The steps that need the whole app with its dependencies installed: Django's, then the build hook.</summary>
     public IReadOnlyList<BuildStep> ApplicationSteps { get; } =
     [

@@ -53,7 +53,7 @@ public sealed class ServerOptionsCheckStep(IContainerEngine engine, BuildCache c
             command.AddRange(["--server-args-file", serverArgsPath]);
         }
         var output = new List<string>();
-        var exit = await BuildContainer.UseAsync(engine, plan.Base.Id, logger, async container =>
+        var exit = await BuildContainer.UseAsync(engine, plan.Base.Id, plan.ContainerLabels, logger, async container =>
         {
             await container.PutFilesAsync(files, cancellationToken).ConfigureAwait(false);
             // The working folder holds the launcher and the server_args copy, under the path the messages name.
