@@ -167,10 +167,10 @@ public partial class LauncherTests
     }
 
     [Theory]
-    [InlineData(new string[0], "worker", "MaxKeepAliveRequests 500")]
-    [InlineData(new[] { "--server-mpm", "event" }, "event", "MaxKeepAliveRequests 0")]
+    [InlineData(new string[0], "event", "MaxKeepAliveRequests 0")]
+    [InlineData(new[] { "--server-mpm", "worker" }, "worker", "MaxKeepAliveRequests 500")]
     [InlineData(new[] { "--server-mpm", "prefork" }, "prefork", "MaxKeepAliveRequests 500")]
-    public async Task TheMpmIsWorkerByDefault_AndKeepAliveRequestsFollowTheMpm(string[] args, string mpm, string keepAlive)
+    public async Task TheMpmIsEventByDefault_AndKeepAliveRequestsFollowTheMpm(string[] args, string mpm, string keepAlive)
     {
         var config = await Config(args);
 

@@ -157,7 +157,7 @@ public partial class LauncherTests
     {
         var config = await Config();
 
-        foreach (var module in new[] { "mpm_worker", "authz_core", "mime", "alias", "dir", "wsgi" })
+        foreach (var module in new[] { "mpm_event", "authz_core", "mime", "alias", "dir", "wsgi" })
         {
             Assert.Contains($"LoadModule {module}_module \"/usr/lib/apache2/modules/mod_{module}.so\"", config);
         }

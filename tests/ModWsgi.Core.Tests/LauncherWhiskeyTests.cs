@@ -89,7 +89,7 @@ public partial class LauncherTests
 
         foreach (var directive in new[] { "Timeout", "ListenBacklog", "RequestReadTimeout", "LimitRequestBody", "MaxRequestWorkers", "ServerLimit" })
             Assert.DoesNotContain(Lines(config), l => l.StartsWith(directive + " ", StringComparison.Ordinal));
-        Assert.Contains("LoadModule mpm_worker_module \"/usr/lib/apache2/modules/mod_mpm_worker.so\"", Lines(config));
+        Assert.Contains("LoadModule mpm_event_module \"/usr/lib/apache2/modules/mod_mpm_event.so\"", Lines(config));
     }
 
     [Theory]

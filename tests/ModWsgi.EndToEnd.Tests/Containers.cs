@@ -18,6 +18,31 @@ public sealed class RunningContainer : IDisposable
 
     public int Port { get; }
 
+    /// <summary>
+    /// What `ps -eo COLUMNS` prints in the container (columns uid, user, comm, args, stat), read from /proc by the
+    /// image's python3 (itself left out): the base image has no procps. A process without a command line (a zombie) shows as [comm].
+    /// </summary>
+    public static string Processes(string containerId, params string[] columns) =>
+        Run.DockerOk(["exec", containerId, "python3", "-c", ProcessList, .. columns]);
+
+    private const string ProcessList = """
+        import os, pwd, sys
+        for pid in sorted((p for p in os.listdir('/proc') if p.isdigit() and int(p) != os.getpid()), key=int):
+            try:
+                status = dict(l.split(':', 1) for l in open('/proc/%s/status' % pid).read().splitlines() if ':' in l)
+                comm = open('/proc/%s/comm' % pid).read().strip()
+                args = open('/proc/%s/cmdline' % pid, 'rb').read().rstrip(b'\0').replace(b'\0', b' ').replace(b'\n', b' ').decode(errors='replace')
+            except OSError:
+                continue
+            uid = int(status['Uid'].split()[0])
+            try:
+                user = pwd.getpwuid(uid).pw_name
+            except KeyError:
+                user = str(uid)
+            row = {'uid': str(uid), 'user': user, 'comm': comm, 'args': args or '[%s]' % comm, 'stat': status['State'].split()[0]}
+            print(' '.join(row[c] for c in sys.argv[1:]))
+        """;
+
     public static RunningContainer Start(string image, params string[] extraRunArgs) => Start(image, extraRunArgs, []);
 
     /// <summary>`docker run -d [runArgs] IMAGE [commandArgs]`, port 80 published on a free loopback port.</summary>

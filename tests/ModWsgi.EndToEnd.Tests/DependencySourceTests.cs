@@ -327,7 +327,8 @@ public sealed class DependencySourceTests(SdkFixture sdk) : IDisposable
         var (status, body) = await container.GetAsync("/");
         Assert.True(status == 200, $"GET / answered {status}:\n{body}\n{container.Logs()}");
         Assert.Equal("srcapp signed", body);
-        Assert.Contains("gunicorn", Run.DockerOk("exec", container.Id, "cat", "/proc/1/cmdline"));
+        // The server under dumb-init (PID 1) is gunicorn.
+        Assert.Contains("/opt/venv/bin/gunicorn", RunningContainer.Processes(container.Id, "args"));
         var versions = Run.DockerOk("exec", container.Id, "/opt/venv/bin/python", "-c",
             "import importlib.metadata as m; print(m.version('itsdangerous'), m.version('gunicorn'), m.version('srcapp'))");
         Assert.Equal($"{index.VersionOf("itsdangerous")} {index.VersionOf("gunicorn")} 0.1.0", versions.Trim());

@@ -199,7 +199,7 @@ public sealed class GracefulStopTests(SdkFixture sdk, ITestOutputHelper output) 
     {
         Assert.Equal(200, (await container.GetAsync("/orphans")).Status);
         await Task.Delay(1500);
-        var processes = Run.DockerOk("exec", container.Id, "ps", "-eo", "stat=,args=");
+        var processes = RunningContainer.Processes(container.Id, "stat", "args");
         Assert.True(!processes.Split('\n').Any(line => line.TrimStart().StartsWith('Z')), "zombies left:\n" + processes);
     }
 

@@ -151,7 +151,7 @@ public sealed class HealthAndAnyUserTests(SdkFixture sdk) : IDisposable
                 foreach (var folder in new[] { "/data", "/app" })
                     Assert.Equal("12345:0", Run.DockerOk("exec", container.Id, "cat", $"{folder}/{server}.txt"));
                 // Every process but an exec the engine is starting that moment (the health check's runc init, still uid 0).
-                var processes = Run.DockerOk("exec", container.Id, "ps", "-eo", "uid=,comm=").Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                var processes = RunningContainer.Processes(container.Id, "uid", "comm").Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                     .Where(p => !p.Contains("runc:", StringComparison.Ordinal)).ToArray();
                 Assert.All(processes, process => Assert.StartsWith("12345 ", process));
                 WaitForStatus(container, "healthy", TimeSpan.FromSeconds(30));

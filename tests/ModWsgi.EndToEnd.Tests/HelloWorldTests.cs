@@ -22,7 +22,7 @@ public sealed class HelloWorldTests(SdkFixture sdk) : IDisposable
         Assert.Equal("Hello World!", body);
         // dumb-init is PID 1 (it reaps zombies); docker stop reaches Apache through the launcher's supervisor, its parent.
         Assert.Equal("dumb-init", Run.DockerOk("exec", container.Id, "cat", "/proc/1/comm"));
-        Assert.Contains("apache2", Run.DockerOk("exec", container.Id, "ps", "-eo", "comm="));
+        Assert.Contains("apache2", RunningContainer.Processes(container.Id, "comm"));
         Assert.Equal(python, Run.DockerOk("exec", container.Id, "python3", "-c", "import sys; print('%d.%d' % sys.version_info[:2])").Trim());
 
         var stopwatch = Stopwatch.StartNew();

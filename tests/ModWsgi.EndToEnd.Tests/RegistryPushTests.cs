@@ -110,42 +110,6 @@ public sealed class RegistryPushTests
     }
 
     /// <summary>One gzip layer holding hello.txt and an OCI config naming its diff id: no shell, but pullable and inspectable.</summary>
-    private static OciImage HelloImage(FileBlobStore blobs)
-    {
-        var tar = new MemoryStream();
-        using (var writer = new TarWriter(tar, TarEntryFormat.Ustar, leaveOpen: true))
-        {
-            writer.WriteEntry(new UstarTarEntry(TarEntryType.RegularFile, "hello.txt")
-            {
-                DataStream = new MemoryStream(Encoding.UTF8.GetBytes("hello from ModWsgi.Sdk\n")),
-                Mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead,
-                ModificationTime = DateTimeOffset.UnixEpoch,
-            });
-        }
-        var diffId = Digests.Sha256(tar.ToArray());
-        var gzip = new MemoryStream();
-        using (var compressor = new GZipStream(gzip, CompressionLevel.Optimal, leaveOpen: true))
-            compressor.Write(tar.ToArray());
-        var layerBytes = gzip.ToArray();
-        var layer = new Layer(new Descriptor(MediaTypes.OciLayerGzip, blobs.Put(layerBytes), layerBytes.Length), diffId);
-
-        var configBytes = JsonSerializer.SerializeToUtf8Bytes(new
-        {
-            architecture = RuntimeInformation.OSArchitecture == Architecture.Arm64 ? "arm64" : "amd64",
-            os = "linux",
-            created = "1970-01-01T00:00:00Z",
-            config = new { Cmd = new[] { "cat", "/hello.txt" } },
-            rootfs = new { type = "layers", diff_ids = new[] { diffId } },
-        });
-        var config = new Descriptor(MediaTypes.OciConfig, Digests.Sha256(configBytes), configBytes.Length);
-        var manifestBytes = JsonSerializer.SerializeToUtf8Bytes(new
-        {
-            schemaVersion = 2,
-            mediaType = MediaTypes.OciManifest,
-            config,
-            layers = new[] { layer.Blob },
-        });
-        var manifest = new Descriptor(MediaTypes.OciManifest, Digests.Sha256(manifestBytes), manifestBytes.Length);
-        return new OciImage(config, configBytes, manifest, manifestBytes, [layer]);
-    }
+    private static OciImage HelloImage(FileBlobStore blobs) =>
+        TestImages.SingleLayer(blobs, [("hello.txt", Encoding.UTF8.GetBytes("hello from ModWsgi.Sdk\n"))], CompressionLevel.Optimal);
 }

@@ -26,7 +26,7 @@ public sealed class ServerSurfaceTests(SdkFixture sdk) : IDisposable
         using var container = RunningContainer.Start(_image, [], [], containerPort: 8080);
         var (status, body) = await container.GetAsync("/");
         Assert.Equal((200, "hello"), (status, body));
-        var owners = Run.DockerOk("exec", container.Id, "ps", "-eo", "uid=,comm=").Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var owners = RunningContainer.Processes(container.Id, "uid", "comm").Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var servers = owners.Where(o => o.EndsWith("apache2", StringComparison.Ordinal) || o.Contains("wsgi", StringComparison.Ordinal)).ToArray();
         Assert.NotEmpty(servers);
         Assert.All(servers, line => Assert.StartsWith("1001 ", line));
@@ -43,7 +43,7 @@ public sealed class ServerSurfaceTests(SdkFixture sdk) : IDisposable
         // The daemons carry the display name (wsgi:GROUP); give them a moment to all start.
         string[] daemons = [];
         for (var i = 0; i < 50 && daemons.Length < 3; i++, Thread.Sleep(100))
-            daemons = Run.DockerOk("exec", container.Id, "ps", "-eo", "user=,args=").Split('\n')
+            daemons = RunningContainer.Processes(container.Id, "user", "args").Split('\n')
                 .Where(l => l.Contains("(wsgi:", StringComparison.Ordinal)).ToArray();
         Assert.Equal(3, daemons.Length);
         Assert.All(daemons, d => Assert.StartsWith("www-data", d.Trim()));

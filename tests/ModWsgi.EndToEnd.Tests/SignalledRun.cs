@@ -6,7 +6,7 @@ namespace ModWsgi.EndToEnd.Tests;
 /// <summary>
 /// Runs a command until a line of its output shows a marker, checks the moment with <c>whileRunning</c>, then
 /// sends it a signal (by `kill -SIGNAL PID`) and waits for it to exit. Unlike <see cref="InterruptedRun"/> the
-/// signal is any signal, and the process may be a wrapper (`timeout`), signalled in its own way.
+/// signal is any signal (InterruptedRun is this with SIGINT), and the process may be a wrapper (`timeout`), signalled in its own way.
 /// </summary>
 public static class SignalledRun
 {

@@ -173,34 +173,8 @@ public sealed class RegistryFaultTests(ITestOutputHelper output)
     {
         var noise = new byte[noiseBytes];
         new Random(noiseBytes).NextBytes(noise);
-        var tar = new MemoryStream();
-        using (var writer = new TarWriter(tar, TarEntryFormat.Ustar, leaveOpen: true))
-        {
-            foreach (var (name, bytes) in new[] { ("hello.txt", Encoding.UTF8.GetBytes("hello through a flaky registry\n")), ("noise.bin", noise) })
-                writer.WriteEntry(new UstarTarEntry(TarEntryType.RegularFile, name)
-                {
-                    DataStream = new MemoryStream(bytes),
-                    Mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead,
-                    ModificationTime = DateTimeOffset.UnixEpoch,
-                });
-        }
-        var diffId = Digests.Sha256(tar.ToArray());
-        var gzip = new MemoryStream();
-        using (var compressor = new GZipStream(gzip, CompressionLevel.Fastest, leaveOpen: true))
-            compressor.Write(tar.ToArray());
-        var layerBytes = gzip.ToArray();
-        var layer = new Layer(new Descriptor(MediaTypes.OciLayerGzip, blobs.Put(layerBytes), layerBytes.Length), diffId);
-        var configBytes = JsonSerializer.SerializeToUtf8Bytes(new
-        {
-            architecture = RuntimeInformation.OSArchitecture == Architecture.Arm64 ? "arm64" : "amd64",
-            os = "linux",
-            created = "1970-01-01T00:00:00Z",
-            config = new { Cmd = new[] { "cat", "/hello.txt" } },
-            rootfs = new { type = "layers", diff_ids = new[] { diffId } },
-        });
-        var config = new Descriptor(MediaTypes.OciConfig, Digests.Sha256(configBytes), configBytes.Length);
-        var manifestBytes = JsonSerializer.SerializeToUtf8Bytes(new { schemaVersion = 2, mediaType = MediaTypes.OciManifest, config, layers = new[] { layer.Blob } });
-        return new OciImage(config, configBytes, new Descriptor(MediaTypes.OciManifest, Digests.Sha256(manifestBytes), manifestBytes.Length), manifestBytes, [layer]);
+        return TestImages.SingleLayer(blobs, [("hello.txt", Encoding.UTF8.GetBytes("hello through a flaky registry\n")), ("noise.bin", noise)],
+            CompressionLevel.Fastest);
     }
 
     /// <summary>Keeps the client's messages for assertions and shows them in the test output.</summary>
