@@ -174,10 +174,13 @@ public sealed class CachePruneTests : IDisposable
     }
 
     [Fact]
-    public async Task Pruning_RemovesOurDanglingImagesAndStagesWhoseDependenciesAreGone_AndNothingElse()
+    public async Task Pruning_RemovesOurDanglingImagesAndTheStagesOfDependenciesItRemoved_AndNothingElse()
     {
         var engine = new FakeContainerEngine();
         var kept = Dependencies("kept deps", 100, Now);
+        // An entry whose blob is gone: this prune removes it, and with it its stage.
+        var broken = Dependencies("broken deps", 100, Now);
+        File.Delete(_cache.Blobs.PathOf(broken.Blob.Digest));
         Dictionary<string, string> Ours(string kind) => new() { [ImageLabels.Owned] = kind };
         engine.ListedImages.AddRange(
         [
@@ -186,16 +189,19 @@ public sealed class CachePruneTests : IDisposable
             new ImageSummary("sha256:someone-elses-dangling", [], new Dictionary<string, string>(), 10),
         ]);
         AddStage(engine, "modwsgi/stage:aaaaaaaaaaaa", kept.DiffId);
+        // A stage of a dependency layer this cache never held: another cache's (another user's, a parallel CI job's).
         AddStage(engine, "modwsgi/stage:bbbbbbbbbbbb", "sha256:" + new string('b', 64));
+        AddStage(engine, "modwsgi/stage:cccccccccccc", broken.DiffId);
 
         var report = await Pruning.RunAsync(engine, _cache.Root, null, everything: false, TimeSpan.Zero, _log, CancellationToken.None);
 
-        Assert.Equal(["sha256:ours-dangling", "modwsgi/stage:bbbbbbbbbbbb"], report.ImagesRemoved);
-        Assert.Equal(["sha256:ours-tagged", "sha256:someone-elses-dangling", "stage-aaaaaaaaaaaa"], engine.ListedImages.Select(i => i.Id).Order());
+        Assert.Equal(["sha256:ours-dangling", "modwsgi/stage:cccccccccccc"], report.ImagesRemoved);
+        Assert.Equal(["sha256:ours-tagged", "sha256:someone-elses-dangling", "stage-aaaaaaaaaaaa", "stage-bbbbbbbbbbbb"],
+            engine.ListedImages.Select(i => i.Id).Order());
         Assert.Contains($"list-images {ImageLabels.Owned} dangling", engine.Calls);
 
         var all = await Pruning.RunAsync(engine, _cache.Root, null, everything: true, TimeSpan.Zero, _log, CancellationToken.None);
-        Assert.Equal(["modwsgi/stage:aaaaaaaaaaaa"], all.ImagesRemoved);
+        Assert.Equal(["modwsgi/stage:aaaaaaaaaaaa", "modwsgi/stage:bbbbbbbbbbbb"], all.ImagesRemoved);
     }
 
     [Fact]

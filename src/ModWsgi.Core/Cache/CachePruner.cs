@@ -8,7 +8,12 @@ namespace ModWsgi.Core.Cache;
 /// <param name="BytesBefore">Blobs and entries before.</param>
 /// <param name="BytesAfter">Blobs and entries after.</param>
 /// <param name="KeptDependencyLayers">Diff ids of the dependency layers still cached: a stage image of any other is of no further use.</param>
-public sealed record CachePruneResult(long BytesBefore, long BytesAfter, int BlobsRemoved, int EntriesRemoved, IReadOnlySet<string> KeptDependencyLayers);
+/// <param name="RemovedDependencyLayers">Diff ids of the dependency layers this prune removed from the cache: their stage images
+/// are this cache's to remove. (Another cache on the same engine, another user's or CI job's, may hold other stages.)</param>
+public sealed record CachePruneResult(long BytesBefore, long BytesAfter, int BlobsRemoved, int EntriesRemoved, IReadOnlySet<string> KeptDependencyLayers)
+{
+    public IReadOnlySet<string> RemovedDependencyLayers { get; init; } = new HashSet<string>();
+}
 
 /// <summary>
 /// Keeps the cache folder bounded. Removes blobs no entry names (the application layers of earlier builds, the
@@ -99,7 +104,8 @@ public static class CachePruner
             }
         }
         var kept = entries.Where(e => e.Kind == "deps").SelectMany(e => e.DiffIds).ToHashSet(StringComparer.Ordinal);
-        return new CachePruneResult(before, size, blobsRemoved, entriesRemoved, kept);
+        var removed = all.Where(e => e.Kind == "deps").SelectMany(e => e.DiffIds).Where(d => !kept.Contains(d)).ToHashSet(StringComparer.Ordinal);
+        return new CachePruneResult(before, size, blobsRemoved, entriesRemoved, kept) { RemovedDependencyLayers = removed };
     }
 
     /// <summary>

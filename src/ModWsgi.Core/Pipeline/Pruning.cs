@@ -14,7 +14,7 @@ public sealed record PruneReport(CachePruneResult? Cache, IReadOnlyList<string> 
 /// <summary>
 /// `modwsgi prune` and the size bound after every build: the cache folder (<see cref="CachePruner"/>, under the
 /// prune lock), our dangling images (earlier builds' images a rebuild moved the tag off) and `modwsgi/stage:*` images
-/// whose dependency layer the cache no longer holds. Images are found by our label (<see cref="ImageLabels.Owned"/>):
+/// whose dependency layer this prune removed from the cache (with --all, every stage image of ours). Images are found by our label (<see cref="ImageLabels.Owned"/>):
 /// never another tool's, and never one a container still uses (removals are not forced).
 /// </summary>
 public static class Pruning
@@ -38,12 +38,14 @@ public static class Pruning
                 if (await engine.RemoveImageAsync(image.Id, cancellationToken).ConfigureAwait(false))
                     removed.Add(image.Id);
             }
-            // A stage is base + runtime + dependencies: of use while the cache holds its dependency layer.
-            if (everything || cache is not null)
+            // A stage is base + runtime + dependencies: of use while the cache holds its dependency layer. Without --all only
+            // the stages of dependency layers this prune removed from this cache go: the engine may serve other caches (another
+            // user's, a parallel CI job's), whose stages this cache knows nothing of.
+            if (everything || cache is { RemovedDependencyLayers.Count: > 0 })
             {
                 foreach (var stage in await engine.ListImagesAsync([$"{ImageLabels.Owned}={ImageLabels.Stage}"], danglingOnly: false, cancellationToken).ConfigureAwait(false))
                 {
-                    if (!everything && await TopLayerAsync(engine, stage.Id, cancellationToken).ConfigureAwait(false) is { } top && cache!.KeptDependencyLayers.Contains(top))
+                    if (!everything && (await TopLayerAsync(engine, stage.Id, cancellationToken).ConfigureAwait(false) is not { } top || !cache!.RemovedDependencyLayers.Contains(top)))
                         continue;
                     foreach (var name in stage.RepoTags.DefaultIfEmpty(stage.Id))
                     {
