@@ -47,19 +47,13 @@ public sealed class ProjectFiles
 
     /// <param name="include">Optional narrowing (the dependency step sees only its inputs). It must also accept
     /// the directories that lead to an included path: only accepted directories are entered.</param>
-    /// <remarks>FIFOs, sockets and devices are never part of the image (<see cref="SpecialFiles"/> lists them); a name
+    /// <remarks>FIFOs, sockets and devices are never part of the image (the overload with a callback reports them); a name
     /// that is not UTF-8 and not left out by .dockerignore is refused (MODWSGI2071).</remarks>
     public IEnumerable<ProjectFile> Enumerate(Func<string, bool>? include = null) => Walk(new DirectoryInfo(Directory), "", include, null);
 
-    /// <summary>The FIFOs, sockets and devices the image leaves out (a dev server's socket, a pipe), for the build's warning.</summary>
-    public IReadOnlyList<(string RelativePath, FileKind Kind)> SpecialFiles()
-    {
-        var special = new List<(string, FileKind)>();
-        foreach (var _ in Walk(new DirectoryInfo(Directory), "", null, (path, kind) => special.Add((path, kind))))
-        {
-        }
-        return special;
-    }
+    /// <summary><see cref="Enumerate"/> that also reports each FIFO, socket and device it leaves out (a dev server's socket,
+    /// a pipe) to <paramref name="skipped"/>, for the build's warning.</summary>
+    public IEnumerable<ProjectFile> Enumerate(Action<string, FileKind> skipped) => Walk(new DirectoryInfo(Directory), "", null, skipped);
 
     private IEnumerable<ProjectFile> Walk(DirectoryInfo directory, string relative, Func<string, bool>? include, Action<string, FileKind>? skipped)
     {

@@ -72,13 +72,15 @@ public sealed class PlanStep(ILogger logger)
     /// <summary>What the image holds differently from the folder, said once per build: special files left out, set-id bits dropped.</summary>
     private void WarnAboutFilesLeftAsIs(ProjectFiles files)
     {
-        var special = files.SpecialFiles();
+        // One walk for both: the special files it skips, the set-id files it yields.
+        var special = new List<(string RelativePath, FileKind Kind)>();
+        var setId = files.Enumerate((path, kind) => special.Add((path, kind)))
+            .Where(f => f.Info.LinkTarget is null && (f.Info.UnixFileMode & LayerSources.SetIdBits) != 0)
+            .Select(f => f.RelativePath).ToArray();
         if (special.Count > 0)
             logger.LogWarning(new EventId(DiagnosticCodes.SpecialFileSkipped.Number, DiagnosticCodes.SpecialFileSkipped.Id), "{Message}",
                 "Left out of the image (not regular files): " + string.Join(", ", special.Take(10).Select(s => $"{s.RelativePath} ({FileKinds.Describe(s.Kind)})"))
                 + (special.Count > 10 ? $" and {special.Count - 10} more" : "") + ". List them in .dockerignore to silence this warning.");
-        var setId = files.Enumerate().Where(f => f.Info.LinkTarget is null && (f.Info.UnixFileMode & LayerSources.SetIdBits) != 0)
-            .Select(f => f.RelativePath).ToArray();
         if (setId.Length > 0)
             logger.LogWarning(new EventId(DiagnosticCodes.SetIdBitsDropped.Number, DiagnosticCodes.SetIdBitsDropped.Id), "{Message}",
                 "Setuid/setgid bits dropped in the image (the files would be root's there): " + string.Join(", ", setId.Take(10))
