@@ -37,7 +37,8 @@ public partial class LauncherTests
         new("URL --url-alias", v => ["--url-alias", "/s" + v, "static"]),
         new("alias path --url-alias", v => ["--url-alias", "/s", v]),
         new("name --directory-index", v => ["--document-root", "htdocs", "--directory-index", v + ".html"]),
-        new("environment LANG", _ => [], v => new() { ["LANG"] = "C.UTF-8" + v }),
+        // daemon mode: its lang= and locale= options carry LANG (embedded mode leaves it in the environment).
+        new("environment LANG (daemon mode)", _ => ["--daemon-mode"], v => new() { ["LANG"] = "C.UTF-8" + v }),
         // Names and numbers are checked against their syntax: no hostile value is ever valid.
         new("name --callable-object", v => ["--callable-object", "app" + v], Quotable: false),
         new("name module --entry-point", v => ["--application-type", "module", "--entry-point", "pkg" + v], Quotable: false),

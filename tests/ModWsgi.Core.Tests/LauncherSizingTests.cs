@@ -49,11 +49,20 @@ public partial class LauncherTests
         var result = await Run(args, new Dictionary<string, string> { ["MODWSGI_CGROUP_ROOT"] = cgroup });
         Assert.True(result.ExitCode == 0, $"exit {result.ExitCode}: {result.Stderr}");
         Assert.DoesNotContain("Traceback", result.Stderr);
-        var daemon = Directive(result.Stdout, "WSGIDaemonProcess");
-        var processes = System.Text.RegularExpressions.Regex.Match(daemon, @" processes=(\d+) ").Groups[1].Value;
-        var threads = System.Text.RegularExpressions.Regex.Match(daemon, @" threads=(\d+) ").Groups[1].Value;
-        return (int.Parse(processes, CultureInfo.InvariantCulture), int.Parse(threads, CultureInfo.InvariantCulture), result.Stderr);
+        if (args.Contains("--daemon-mode"))
+        {
+            var daemon = Directive(result.Stdout, "WSGIDaemonProcess");
+            var processes = System.Text.RegularExpressions.Regex.Match(daemon, @" processes=(\d+) ").Groups[1].Value;
+            var threads = System.Text.RegularExpressions.Regex.Match(daemon, @" threads=(\d+) ").Groups[1].Value;
+            return (int.Parse(processes, CultureInfo.InvariantCulture), int.Parse(threads, CultureInfo.InvariantCulture), result.Stderr);
+        }
+        // Embedded mode: Apache's own children run Python, a fixed pool of processes x threads.
+        Assert.DoesNotContain("WSGIDaemonProcess", result.Stdout);
+        return (Number(result.Stdout, "ServerLimit"), Number(result.Stdout, "ThreadsPerChild"), result.Stderr);
     }
+
+    private static int Number(string config, string directive) =>
+        int.Parse(Directive(config, directive)[(directive.Length + 1)..], CultureInfo.InvariantCulture);
 
     [Theory]
     [InlineData("cpu.max", "100000 100000", 1)]          // cgroup v2, docker run --cpus 1
@@ -72,13 +81,16 @@ public partial class LauncherTests
 
         using var cgroup = new FakeCgroup([.. files]);
         var (processes, threads, stderr) = await ModWsgiSizing(cgroup.Root);
+        var (daemonProcesses, daemonThreads, daemonStderr) = await ModWsgiSizing(cgroup.Root, "--daemon-mode");
 
         var expected = Math.Min(cpus, HostCpus.Value);
-        Assert.Equal(expected, processes);
-        Assert.Equal(5, threads);
+        Assert.Equal((expected, 64), (processes, threads));
+        Assert.Equal((expected, 5), (daemonProcesses, daemonThreads));
         if (cpus <= HostCpus.Value)
         {
-            Assert.Contains($"({expected} processes x 5 threads; {expected} CPU{(expected == 1 ? "" : "s")}: the cgroup CPU quota of ", stderr);
+            var source = $"{expected} CPU{(expected == 1 ? "" : "s")}: the cgroup CPU quota of ";
+            Assert.Contains($"(embedded mode: {expected} processes x 64 threads; {source}", stderr);
+            Assert.Contains($"(daemon mode: {expected} processes x 5 threads; {source}", daemonStderr);
         }
     }
 
@@ -99,7 +111,7 @@ public partial class LauncherTests
         var (processes, threads, stderr) = await ModWsgiSizing(cgroup.Root);
 
         Assert.Equal(HostCpus.Value, processes);
-        Assert.Equal(5, threads);
+        Assert.Equal(64, threads);
         Assert.Contains("CPU" + (HostCpus.Value == 1 ? "" : "s") + ": the CPUs it may run on)", stderr);
     }
 
@@ -115,6 +127,8 @@ public partial class LauncherTests
         // Only the threads given: the processes still follow the CPUs.
         (processes, threads, _) = await ModWsgiSizing(cgroup.Root, "--threads", "9");
         Assert.Equal((1, 9), (processes, threads));
+        (processes, threads, _) = await ModWsgiSizing(cgroup.Root, "--daemon-mode", "--processes", "4", "--threads", "2");
+        Assert.Equal((4, 2), (processes, threads));
     }
 
     [Fact]
@@ -125,6 +139,7 @@ public partial class LauncherTests
         {
             ["MODWSGI_CGROUP_ROOT"] = cgroup.Root,
             ["MOD_WSGI_PROCESSES"] = "3",
+            ["MOD_WSGI_DAEMON_MODE"] = "1",
         });
 
         Assert.Contains(" processes=3 threads=5 ", Directive(result.Stdout, "WSGIDaemonProcess"));

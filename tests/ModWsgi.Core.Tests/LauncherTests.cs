@@ -98,6 +98,12 @@ public partial class LauncherTests
 
     private static async Task<string> Config(params string[] args) => await Config(args, null);
 
+    /// <summary>The configuration in mod_wsgi daemon mode (--daemon-mode), where WSGIDaemonProcess carries the options.</summary>
+    private static async Task<string> DaemonConfig(params string[] args) => await Config(["--daemon-mode", .. args], null);
+
+    private static async Task<string> DaemonConfig(string[] args, IDictionary<string, string>? environment) =>
+        await Config(["--daemon-mode", .. args], environment);
+
     private static async Task<string> Config(string[] args, IDictionary<string, string>? environment)
     {
         var result = await Run(args, environment);
@@ -124,9 +130,101 @@ public partial class LauncherTests
     }
 
     [Fact]
-    public async Task Defaults_ServeWsgiPyScriptInDaemonMode()
+    public async Task Defaults_ServeWsgiPyScriptInEmbeddedMode_AFixedPoolOfProcessesTimesThreads()
     {
-        var config = await Config();
+        var result = await Run([]);
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        var config = result.Stdout;
+
+        Assert.Equal("WSGIScriptAlias / \"/app/wsgi.py\"", Directive(config, "WSGIScriptAlias"));
+        Assert.Equal("WSGICallableObject application", Directive(config, "WSGICallableObject"));
+        Assert.Equal("WSGIApplicationGroup %{GLOBAL}", Directive(config, "WSGIApplicationGroup"));
+        Assert.Equal("WSGIPythonHome \"/opt/venv\"", Directive(config, "WSGIPythonHome"));
+        Assert.Equal("WSGIPythonPath \"/app\"", Directive(config, "WSGIPythonPath"));
+        Assert.Equal("GracefulShutdownTimeout 5", Directive(config, "GracefulShutdownTimeout"));
+        foreach (var daemonOnly in new[] { "WSGIDaemonProcess", "WSGIProcessGroup", "WSGIRestrictEmbedded", "WSGISocketPrefix" })
+            Assert.DoesNotContain(Lines(config), l => l.StartsWith(daemonOnly + " ", StringComparison.Ordinal));
+        // One CPU (the tests' cgroup): one Apache child of 64 threads, started at once and never stopped for being idle.
+        Assert.Equal("ServerLimit 1", Directive(config, "ServerLimit"));
+        Assert.Equal("StartServers 1", Directive(config, "StartServers"));
+        Assert.Equal("ThreadsPerChild 64", Directive(config, "ThreadsPerChild"));
+        Assert.Equal("ThreadLimit 64", Directive(config, "ThreadLimit"));
+        Assert.Equal("MaxRequestWorkers 64", Directive(config, "MaxRequestWorkers"));
+        Assert.Equal("MaxSpareThreads 128", Directive(config, "MaxSpareThreads"));
+        Assert.Contains("(embedded mode: 1 processes x 64 threads; 1 CPU: the cgroup CPU quota of 1 ", result.Stderr);
+    }
+
+    [Theory]
+    [InlineData("--request-timeout", "60")]
+    [InlineData("--maximum-requests", "1000")]
+    [InlineData("--reload-on-changes")]
+    [InlineData("--queue-timeout", "30")]
+    [InlineData("--header-buffer-size", "65536")]
+    [InlineData("--daemon-backlog", "50")]
+    public async Task ADaemonOnlyOption_PicksDaemonMode_AndTheLineSaysWhy(params string[] args)
+    {
+        var result = await Run(args);
+
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        Assert.StartsWith("WSGIDaemonProcess modwsgi ", Directive(result.Stdout, "WSGIDaemonProcess"));
+        Assert.DoesNotContain(Lines(result.Stdout), l => l.StartsWith("WSGIPythonHome ", StringComparison.Ordinal));
+        Assert.Contains($"(daemon mode, {args[0]} needs it: 1 processes x 5 threads", result.Stderr);
+    }
+
+    [Fact]
+    public async Task DaemonMode_FromTheOptionOrItsVariable_AndZeroTimeoutsStayEmbedded()
+    {
+        var fromVariable = await Run([], new Dictionary<string, string> { ["MOD_WSGI_DAEMON_MODE"] = "yes" });
+        var embeddedAgain = await Run(["--daemon-mode"], new Dictionary<string, string> { ["MOD_WSGI_DAEMON_MODE"] = "0" });
+        var zero = await Run(["--request-timeout", "0", "--socket-timeout", "30"]);
+
+        Assert.Contains("WSGIDaemonProcess modwsgi ", fromVariable.Stdout);
+        Assert.Contains("(daemon mode: ", fromVariable.Stderr);
+        Assert.DoesNotContain("WSGIDaemonProcess", embeddedAgain.Stdout);
+        // 0 is "off", and --socket-timeout is Apache's Timeout too: neither needs a daemon.
+        Assert.DoesNotContain("WSGIDaemonProcess", zero.Stdout);
+        Assert.Equal("Timeout 30", Directive(zero.Stdout, "Timeout"));
+    }
+
+    [Theory]
+    [InlineData("--request-timeout 60 needs daemon mode, but --embedded-mode asks for embedded mode", "--request-timeout", "60", "--embedded-mode")]
+    [InlineData("--embedded-mode and --daemon-mode contradict each other", "--embedded-mode", "--daemon-mode")]
+    [InlineData("--reload-on-changes needs daemon mode, but --daemon-mode turns it off", "--reload-on-changes", "--daemon-mode=0")]
+    public async Task ContradictoryModes_ExitTwo_NamingBothOptions(string message, params string[] args)
+    {
+        var result = await Run(args);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains(message.Replace("--request-timeout 60", "--request-timeout", StringComparison.Ordinal), result.Stderr);
+        Assert.Empty(result.Stdout);
+    }
+
+    [Fact]
+    public async Task EmbeddedMode_PoolOptions_AreIgnoredWithAWarning_DaemonModeKeepsThem()
+    {
+        var embedded = await Run(["--max-clients", "40"]);
+        var daemon = await DaemonConfig("--max-clients", "40");
+
+        Assert.Equal("MaxRequestWorkers 64", Directive(embedded.Stdout, "MaxRequestWorkers"));
+        Assert.Contains("warning: --max-clients ignored in embedded mode", embedded.Stderr);
+        Assert.Equal("MaxRequestWorkers 52", Directive(daemon, "MaxRequestWorkers"));
+    }
+
+    [Theory]
+    [InlineData("worker", "ThreadsPerChild 64")]
+    [InlineData("prefork", "StartServers 64")]
+    public async Task EmbeddedMode_OtherMpms_GetTheSameFixedPool(string mpm, string expected)
+    {
+        var config = await Config("--server-mpm", mpm);
+
+        Assert.Contains(expected, Lines(config));
+        Assert.DoesNotContain("WSGIDaemonProcess", config);
+    }
+
+    [Fact]
+    public async Task DaemonMode_ServesWsgiPyScriptThroughTheDaemonProcess()
+    {
+        var config = await DaemonConfig();
 
         Assert.Equal("WSGIScriptAlias / \"/app/wsgi.py\"", Directive(config, "WSGIScriptAlias"));
         Assert.Equal("WSGICallableObject application", Directive(config, "WSGICallableObject"));
@@ -172,7 +270,7 @@ public partial class LauncherTests
     [Fact]
     public async Task Script_EntryPointIsRelativeToTheAppFolderAsInModWsgiExpress_AndWorkingDirectoryIsHome()
     {
-        var config = await Config("--working-directory", "site", "--entry-point", "site/serve/app.py",
+        var config = await DaemonConfig("--working-directory", "site", "--entry-point", "site/serve/app.py",
             "--callable-object", "app", "--python-path", "lib", "--python-path", "/opt/extra");
 
         Assert.Equal("WSGIScriptAlias / \"/app/site/serve/app.py\"", Directive(config, "WSGIScriptAlias"));
@@ -193,7 +291,7 @@ public partial class LauncherTests
     [Fact]
     public async Task Module_PointsWsgiScriptAliasAtAGeneratedHandler()
     {
-        var config = await Config("--application-type", "module", "--entry-point", "example.wsgi",
+        var config = await DaemonConfig("--application-type", "module", "--entry-point", "example.wsgi",
             "--working-directory", "example", "--callable-object", "app");
 
         Assert.Equal("WSGIScriptAlias / \"/tmp/modwsgi/handler.wsgi\"", Directive(config, "WSGIScriptAlias"));
@@ -245,7 +343,7 @@ public partial class LauncherTests
     [Fact]
     public async Task PortProcessesThreads_AcceptBothFormsAndTheLastOccurrenceWins()
     {
-        var config = await Config("--port", "80", "--processes=3", "--threads", "7", "--port=9000", "--processes", "4");
+        var config = await DaemonConfig("--port", "80", "--processes=3", "--threads", "7", "--port=9000", "--processes", "4");
 
         Assert.Equal("Listen 9000", Directive(config, "Listen"));
         var daemon = Directive(config, "WSGIDaemonProcess");
@@ -255,7 +353,7 @@ public partial class LauncherTests
     }
 
     [Fact]
-    public async Task RequestTimeoutAndMaximumRequests_GoToTheDaemonProcess()
+    public async Task RequestTimeoutAndMaximumRequests_GoToTheDaemonProcess_WhichTheyPick()
     {
         var config = await Config("--request-timeout=60", "--maximum-requests", "1000", "--log-level", "info");
 
@@ -301,7 +399,7 @@ public partial class LauncherTests
     [Fact]
     public async Task EnvironmentVariables_OverrideCommandLineOptions()
     {
-        var config = await Config(["--processes", "2", "--port=80", "--access-log", "--log-to-terminal"],
+        var config = await DaemonConfig(["--processes", "2", "--port=80", "--access-log", "--log-to-terminal"],
             new Dictionary<string, string>
             {
                 ["MOD_WSGI_PROCESSES"] = "6",
@@ -317,7 +415,7 @@ public partial class LauncherTests
     [Fact]
     public async Task EmptyEnvironmentVariable_CountsAsUnset()
     {
-        var config = await Config(["--processes", "2"], new Dictionary<string, string> { ["MOD_WSGI_PROCESSES"] = "" });
+        var config = await DaemonConfig(["--processes", "2"], new Dictionary<string, string> { ["MOD_WSGI_PROCESSES"] = "" });
 
         Assert.Contains(" processes=2 ", Directive(config, "WSGIDaemonProcess"));
     }
@@ -365,7 +463,7 @@ public partial class LauncherTests
     [Fact]
     public async Task ValuesWithSpacesAndQuotes_AreQuotedForApache()
     {
-        var config = await Config("--working-directory", "my \"site\"", "--entry-point", "my \"site\"/wsgi.py", "--url-alias", "/s", "a b");
+        var config = await DaemonConfig("--working-directory", "my \"site\"", "--entry-point", "my \"site\"/wsgi.py", "--url-alias", "/s", "a b");
 
         Assert.Contains(" home=\"/app/my \\\"site\\\"\" ", Directive(config, "WSGIDaemonProcess"));
         Assert.Equal("WSGIScriptAlias / \"/app/my \\\"site\\\"/wsgi.py\"", Directive(config, "WSGIScriptAlias"));
@@ -378,7 +476,7 @@ public partial class LauncherTests
         var result = await Run(["--port", "80", "--processes", "2", "--threads", "8"]);
 
         Assert.Equal(0, result.ExitCode);
-        Assert.Contains("modwsgi-launch: serving script /app/wsgi.py on port 80 (2 processes x 8 threads)", result.Stderr);
+        Assert.Contains("modwsgi-launch: serving script /app/wsgi.py on port 80 (embedded mode: 2 processes x 8 threads)", result.Stderr);
     }
 
     [Fact]
@@ -519,7 +617,7 @@ public partial class LauncherTests
         Assert.StartsWith("/opt/venv/bin/gunicorn ", fromImage);
         Assert.Contains(Waitress + " ", optionOverImage);
         Assert.Equal(0, environmentOverOption.ExitCode);
-        Assert.Equal("WSGIProcessGroup modwsgi", Directive(environmentOverOption.Stdout, "WSGIProcessGroup"));
+        Assert.Equal("WSGIScriptAlias / \"/app/wsgi.py\"", Directive(environmentOverOption.Stdout, "WSGIScriptAlias"));
     }
 
     [Fact]

@@ -29,7 +29,7 @@ public partial class LauncherTests
     [InlineData("MaxRequestWorkers 40", "--server-mpm", "prefork", "--max-clients", "40")]
     public async Task ExpressTuningOptions_YieldTheirApacheDirective(string expected, params string[] args)
     {
-        var config = await Config(args);
+        var config = await DaemonConfig(args);
 
         Assert.Contains(expected, Lines(config));
     }
@@ -46,9 +46,9 @@ public partial class LauncherTests
     [InlineData("deadlock-timeout")]
     public async Task DaemonTimeouts_GoToTheDaemonProcess_FromTheOptionOrItsVariable(string option)
     {
-        var fromOption = Directive(await Config("--" + option, "17"), "WSGIDaemonProcess");
+        var fromOption = Directive(await DaemonConfig("--" + option, "17"), "WSGIDaemonProcess");
         var variable = "MOD_WSGI_" + option.ToUpperInvariant().Replace('-', '_');
-        var fromVariable = Directive(await Config(["--" + option, "5"], new Dictionary<string, string> { [variable] = "23" }), "WSGIDaemonProcess");
+        var fromVariable = Directive(await DaemonConfig(["--" + option, "5"], new Dictionary<string, string> { [variable] = "23" }), "WSGIDaemonProcess");
 
         Assert.Contains($" {option}=17", fromOption);
         Assert.Contains($" {option}=23", fromVariable);
@@ -67,7 +67,7 @@ public partial class LauncherTests
     [Fact]
     public async Task TuningOptions_ComeFromTheirVariables()
     {
-        var config = await Config([], new Dictionary<string, string>
+        var config = await DaemonConfig([], new Dictionary<string, string>
         {
             ["MOD_WSGI_MAX_CLIENTS"] = "40",
             ["MOD_WSGI_SERVER_MPM"] = "worker",
@@ -85,7 +85,7 @@ public partial class LauncherTests
     [Fact]
     public async Task WithoutTuningOptions_TheConfigurationHasNoneOfTheirDirectives()
     {
-        var config = await Config();
+        var config = await DaemonConfig();
 
         foreach (var directive in new[] { "Timeout", "ListenBacklog", "RequestReadTimeout", "LimitRequestBody", "MaxRequestWorkers", "ServerLimit" })
             Assert.DoesNotContain(Lines(config), l => l.StartsWith(directive + " ", StringComparison.Ordinal));
@@ -146,7 +146,7 @@ public partial class LauncherTests
         app.Write(".whiskey/server_args", "# tuning\n--processes $PROCS --threads ${THREADS:-9}\n--url-alias /static ${STATIC_DIR}\n  \n--port 81\n");
         var file = Path.Combine(app.Root, ".whiskey/server_args");
 
-        var config = await Config(["--port", "80", "--server-args-file", file, "--threads", "3"],
+        var config = await DaemonConfig(["--port", "80", "--server-args-file", file, "--threads", "3"],
             new Dictionary<string, string> { ["PROCS"] = "4", ["STATIC_DIR"] = "assets" });
 
         var daemon = Directive(config, "WSGIDaemonProcess");
@@ -164,7 +164,7 @@ public partial class LauncherTests
 
         var config = await Config("--server-args-file", Path.Combine(app.Root, "server_args"));
 
-        Assert.Contains(" threads=9 ", Directive(config, "WSGIDaemonProcess"));
+        Assert.Equal("ThreadsPerChild 9", Directive(config, "ThreadsPerChild"));
     }
 
     [Theory]

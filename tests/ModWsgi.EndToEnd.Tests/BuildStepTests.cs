@@ -112,7 +112,7 @@ public sealed class BuildStepTests(SdkFixture sdk) : IDisposable
         var (status, body) = await container.GetAsync("/");
         Assert.Equal((200, "from-user-vars"), (status, body));
         var config = Run.DockerOk("exec", container.Id, "cat", "/tmp/modwsgi/httpd.conf");
-        Assert.Contains("threads=2", config);
+        Assert.Contains("ThreadsPerChild 2\n", config);
         Assert.Contains("webapp.app", Run.DockerOk("exec", container.Id, "cat", "/tmp/modwsgi/handler.wsgi"));
 
         var shell = Run.Process("docker", ["run", "--rm", "-i", "--entrypoint", "mod_wsgi-docker-shell", _image], stdin: "echo $GREETING\n");

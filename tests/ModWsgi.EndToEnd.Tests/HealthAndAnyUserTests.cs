@@ -20,7 +20,7 @@ public sealed class HealthAndAnyUserTests(SdkFixture sdk) : IDisposable
 
     /// <summary>
     /// One project for every mode: mod_wsgi by default, gunicorn and waitress in its requirements, app.py and app.sh for
-    /// python-app and shell-app (chosen at run time with MOD_WSGI_SERVER). GET /write?NAME writes NAME into /data and /app.
+    /// python-app and shell-app (chosen at run time with MOD_WSGI_SERVER). GET /write?NAME writes NAME into /data, /app and the user's home.
     /// The ready hook fails while NOT_READY is set and otherwise adds the probe's own check.
     /// </summary>
     private string Build(params string[] properties)
@@ -33,7 +33,8 @@ public sealed class HealthAndAnyUserTests(SdkFixture sdk) : IDisposable
                 body = b'hello'
                 if environ.get('PATH_INFO') == '/write':
                     name = environ['QUERY_STRING']
-                    for folder in ('/data', '/app'):
+                    # ~: caches (pip, ~/.local) of a user without a passwd entry, whose HOME Docker makes '/'.
+                    for folder in ('/data', '/app', os.path.expanduser('~')):
                         with open(os.path.join(folder, name), 'w') as handle:
                             handle.write('%d:%d' % (os.getuid(), os.getgid()))
                     body = b'wrote ' + name.encode()
@@ -136,7 +137,7 @@ public sealed class HealthAndAnyUserTests(SdkFixture sdk) : IDisposable
     }
 
     [DockerFact]
-    public async Task Every_server_mode_serves_as_uid_12345_in_group_0_on_8080_and_writes_to_data_and_app()
+    public async Task Every_server_mode_serves_as_uid_12345_in_group_0_on_8080_and_writes_to_data_app_and_home()
     {
         Build();
         var failures = new List<string>();

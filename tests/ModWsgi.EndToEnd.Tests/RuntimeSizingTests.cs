@@ -19,21 +19,23 @@ public sealed class RuntimeSizingTests
     }
 
     [DockerFact]
-    public void With_cpus_1_one_daemon_process_from_the_cgroup_quota()
+    public void With_cpus_1_one_process_from_the_cgroup_quota()
     {
         var line = ServingLine("--cpus", "1");
+        var daemon = ServingLine("--cpus", "1", "-e", "MOD_WSGI_DAEMON_MODE=1");
 
-        Assert.Contains("(1 processes x 5 threads; 1 CPU: the cgroup CPU quota of 1 in /sys/fs/cgroup/", line);
+        Assert.Contains("(embedded mode: 1 processes x 64 threads; 1 CPU: the cgroup CPU quota of 1 in /sys/fs/cgroup/", line);
+        Assert.Contains("(daemon mode: 1 processes x 5 threads; 1 CPU: the cgroup CPU quota of 1 in /sys/fs/cgroup/", daemon);
     }
 
     [DockerFact]
-    public void Without_a_limit_one_daemon_process_per_cpu_the_container_may_run_on()
+    public void Without_a_limit_one_process_per_cpu_the_container_may_run_on()
     {
         var cpus = int.Parse(Run.DockerOk("run", "--rm", "--network", "none", "modwsgi/base:bookworm", "nproc").Trim(),
             System.Globalization.CultureInfo.InvariantCulture);
 
         var line = ServingLine();
 
-        Assert.Contains($"({cpus} processes x 5 threads; {cpus} CPU{(cpus == 1 ? "" : "s")}: the CPUs it may run on)", line);
+        Assert.Contains($"(embedded mode: {cpus} processes x 64 threads; {cpus} CPU{(cpus == 1 ? "" : "s")}: the CPUs it may run on)", line);
     }
 }

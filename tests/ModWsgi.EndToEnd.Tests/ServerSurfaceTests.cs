@@ -33,20 +33,28 @@ public sealed class ServerSurfaceTests(SdkFixture sdk) : IDisposable
     }
 
     [DockerFact]
-    public async Task MOD_WSGI_PROCESSES_3_at_docker_run_gives_3_daemon_processes_and_root_images_run_daemons_as_www_data()
+    public async Task MOD_WSGI_PROCESSES_3_at_docker_run_gives_3_python_processes_as_www_data_in_either_mode()
     {
         sdk.PublishImageOk(WriteHello(""), "ContainerRepository=" + _image);
 
-        using var container = RunningContainer.Start(_image, ["-e", "MOD_WSGI_PROCESSES=3"], []);
-        var (status, _) = await container.GetAsync("/");
-        Assert.Equal(200, status);
-        // The daemons carry the display name (wsgi:GROUP); give them a moment to all start.
-        string[] daemons = [];
-        for (var i = 0; i < 50 && daemons.Length < 3; i++, Thread.Sleep(100))
-            daemons = RunningContainer.Processes(container.Id, "user", "args").Split('\n')
-                .Where(l => l.Contains("(wsgi:", StringComparison.Ordinal)).ToArray();
-        Assert.Equal(3, daemons.Length);
-        Assert.All(daemons, d => Assert.StartsWith("www-data", d.Trim()));
+        // Embedded mode (the default): three Apache children run Python; daemon mode: three mod_wsgi daemons
+        // (display name wsgi:GROUP). Root images run them as www-data.
+        using var embedded = RunningContainer.Start(_image, ["-e", "MOD_WSGI_PROCESSES=3"], []);
+        using var daemon = RunningContainer.Start(_image, ["-e", "MOD_WSGI_PROCESSES=3", "-e", "MOD_WSGI_DAEMON_MODE=1"], []);
+        foreach (var (container, marker) in new[] { (embedded, "/usr/sbin/apache2 "), (daemon, "(wsgi:") })
+        {
+            var (status, _) = await container.GetAsync("/");
+            Assert.Equal(200, status);
+            string[] workers = [];
+            for (var i = 0; i < 50 && workers.Length < 3; i++, Thread.Sleep(100))
+                workers = RunningContainer.Processes(container.Id, "user", "args").Split('\n')
+                    .Where(l => l.Contains(marker, StringComparison.Ordinal) && !l.Trim().StartsWith("root", StringComparison.Ordinal))
+                    .ToArray();
+            Assert.True(workers.Length == 3, $"{marker}: {string.Join(" | ", workers)}");
+            Assert.All(workers, d => Assert.StartsWith("www-data", d.Trim()));
+        }
+        Assert.Contains("(embedded mode: 3 processes x 64 threads)", embedded.Logs());
+        Assert.Contains("(daemon mode: 3 processes x 5 threads)", daemon.Logs());
     }
 
     private string WriteHello(string body)

@@ -142,7 +142,7 @@ public static class SettingsTable
     { CliOption = "--callable-object", CliHelpName = "NAME" };
 
     public static readonly Setting WsgiWorkingDirectory = new("WsgiWorkingDirectory", SettingKind.Property, null,
-        "the app folder", "daemon processes' working directory (and sys.path entry), relative to the project")
+        "the app folder", "the application's working directory (and sys.path entry), relative to the project")
     { CliOption = "--working-directory", CliHelpName = "PATH" };
 
     public static readonly Setting WsgiUrlAlias = new("WsgiUrlAlias", SettingKind.Item, null,
