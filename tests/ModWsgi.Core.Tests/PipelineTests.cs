@@ -257,6 +257,55 @@ public sealed class PipelineTests : IDisposable
         Assert.Empty(_engine.Loads);
     }
 
+    private static ModWsgiException RemovalTimedOut() => new(DiagnosticCodes.EngineTimedOut,
+        "The container engine at unix:///var/run/docker.sock did not answer remove container within 10 s.");
+
+    [Fact]
+    public async Task ASuccessfulStep_WhoseRemovalTimesOutWhileTheEngineRemovesIt_AsksAgain_AndTheBuildSucceeds()
+    {
+        // Each container's first removal times out (a big venv on a busy disk), the second finds it gone.
+        var timedOut = new HashSet<string>();
+        _engine.OnRemove = (id, _) => timedOut.Add(id) ? throw RemovalTimedOut() : Task.CompletedTask;
+
+        await Publish();
+
+        Assert.NotEmpty(timedOut);
+        Assert.All(timedOut, id => Assert.Equal(2, _engine.Calls.Count(c => c == "remove " + id)));
+        Assert.Empty(_engine.LiveContainers);
+        Assert.Empty(_log.Warnings);
+        Assert.True(_engine.HasImage("site:latest"));
+    }
+
+    [Fact]
+    public async Task ASuccessfulStep_WhoseRemovalNeverAnswers_FailsWithTheTimeout_AfterABoundedNumberOfAsks()
+    {
+        _engine.OnRemove = (_, _) => throw RemovalTimedOut();
+
+        var ex = await Assert.ThrowsAsync<ModWsgiException>(() => Publish());
+
+        Assert.Equal(DiagnosticCodes.EngineTimedOut, ex.Code);
+        var first = _engine.Calls.First(c => c.StartsWith("remove ", StringComparison.Ordinal));
+        Assert.Equal(1 + ModWsgi.Core.Steps.BuildContainer.RemovalRetries, _engine.Calls.Count(c => c == first));
+        Assert.Empty(_engine.Loads);
+    }
+
+    [Fact]
+    public async Task AFailedStep_WhoseRemovalTimesOut_IsAskedOnce_AndWarns()
+    {
+        _engine.OnScript = (script, _) => Task.FromResult(script.Contains("pip", StringComparison.Ordinal)
+            ? (1L, new[] { "ERROR: No matching distribution found for flask" })
+            : (0L, Array.Empty<string>()));
+        bool RanPip(string id) => _engine.Calls.Any(c => c.StartsWith($"exec {id} ", StringComparison.Ordinal) && c.Contains("pip", StringComparison.Ordinal) && !IsServerCheck(c));
+        _engine.OnRemove = (id, _) => RanPip(id) ? throw RemovalTimedOut() : Task.CompletedTask;
+
+        var ex = await Assert.ThrowsAsync<ModWsgiException>(() => Publish());
+
+        Assert.Equal(DiagnosticCodes.BuildStepFailed, ex.Code);
+        var pipContainer = _engine.LiveContainers.Single(RanPip);
+        Assert.Single(_engine.Calls, c => c == "remove " + pipContainer);
+        Assert.Contains("docker rm -f " + pipContainer, Assert.Single(_log.Warnings));
+    }
+
     [Fact]
     public async Task ACancelledBuild_RemovesItsBuildContainer()
     {

@@ -1,4 +1,6 @@
 using Microsoft.Extensions.Logging;
+using Polly;
+using Polly.Retry;
 using ModWsgi.Core.Cache;
 using ModWsgi.Core.Diagnostics;
 using ModWsgi.Core.Engine;
@@ -49,9 +51,42 @@ public sealed class BuildContainer
             await container.RemoveAfterFailureAsync().ConfigureAwait(false);
             throw;
         }
-        await container.RemoveAsync().ConfigureAwait(false);
+        await container.RemoveAfterSuccessAsync().ConfigureAwait(false);
         return result;
     }
+
+    /// <summary>
+    /// A successful step's container may hold a large virtual environment: on a busy machine the engine's removal can
+    /// outlast the client's RemovalTimeout while the engine goes on removing it. Asking again settles it (the engine
+    /// answers 404 when it is gone and 409 "removal already in progress" while it works, both taken as removed), so
+    /// a build that made its layer does not fail on its cleanup. The cleanup after a failure stays one bounded call.
+    /// </summary>
+    private static readonly ResiliencePipeline RemovalAfterSuccess = new ResiliencePipelineBuilder()
+        .AddRetry(new RetryStrategyOptions
+        {
+            ShouldHandle = new PredicateBuilder().Handle<ModWsgiException>(ex => ex.Code == DiagnosticCodes.EngineTimedOut),
+            MaxRetryAttempts = RemovalRetries,
+            // The timed-out call was the wait.
+            Delay = TimeSpan.Zero,
+        })
+        .Build();
+
+    /// <summary>How many more times a removal that timed out is asked for after a success (each bounded by RemovalTimeout).</summary>
+    internal const int RemovalRetries = 5;
+
+    private async Task RemoveAfterSuccessAsync() =>
+        await RemovalAfterSuccess.ExecuteAsync(async _ =>
+        {
+            try
+            {
+                await RemoveAsync().ConfigureAwait(false);
+            }
+            catch (ModWsgiException ex) when (ex.Code == DiagnosticCodes.EngineTimedOut)
+            {
+                _logger.LogInformation("The engine is still removing build container {Id}; asking again", Id);
+                throw;
+            }
+        }, CancellationToken.None).ConfigureAwait(false);
 
     private static async Task<BuildContainer> StartAsync(IContainerEngine engine, string image, BuildContainerLabels labels, ILogger logger, CancellationToken cancellationToken)
     {
