@@ -38,6 +38,11 @@ public sealed class HealthAndAnyUserTests(SdkFixture sdk) : IDisposable
                         with open(os.path.join(folder, name), 'w') as handle:
                             handle.write('%d:%d' % (os.getuid(), os.getgid()))
                     body = b'wrote ' + name.encode()
+                elif environ.get('PATH_INFO') == '/write-data':
+                    name = environ['QUERY_STRING']
+                    with open(os.path.join('/data', name), 'w') as handle:
+                        handle.write('%d:%d' % (os.getuid(), os.getgid()))
+                    body = ('wrote %s; HOME=%s' % (name, os.environ.get('HOME'))).encode()
                 start_response('200 OK', [('Content-Type', 'text/plain')])
                 return [body]
             """);
@@ -163,6 +168,23 @@ public sealed class HealthAndAnyUserTests(SdkFixture sdk) : IDisposable
             }
         }
         Assert.True(failures.Count == 0, string.Join("\n\n", failures));
+    }
+
+    [DockerFact]
+    public async Task An_empty_root_owned_folder_mounted_on_data_is_handed_to_www_data_and_group_0_as_the_image_makes_it()
+    {
+        Build();
+        // A bind mount of a new host folder: root's, mode 0755 (this test runs as root, as the engine does).
+        using var host = new TempDirectory("modwsgi-data-mount");
+        File.SetUnixFileMode(host.Path, (UnixFileMode)0b111_101_101);
+
+        using var container = Start("-v", host.Path + ":/data");
+        var (status, body) = await container.GetAsync("/write-data?mounted.txt", TimeSpan.FromSeconds(40));
+
+        // As root the application runs as www-data, with www-data's HOME (what mod_wsgi gives its daemons).
+        Assert.True((status, body) == (200, "wrote mounted.txt; HOME=/var/www"), $"{status} {body}\n{container.Logs()}");
+        Assert.Equal("33:0 775", Run.DockerOk("exec", container.Id, "stat", "-c", "%u:%g %a", "/data").Trim());
+        Assert.Equal("33:33", File.ReadAllText(Path.Combine(host.Path, "mounted.txt")));
     }
 
     public void Dispose()
