@@ -205,22 +205,27 @@ public sealed class PipelineTests : IDisposable
     private static ModWsgiException RemovalConflict(string id) => new(DiagnosticCodes.EngineRequestFailed,
         $"The container engine refused to remove container: 409 You cannot remove a running container {id}. Stop the container before attempting removal or force remove");
 
-    [Fact]
-    public async Task AFailedStep_WhoseContainerCannotBeRemoved_SurfacesTheStepsError_AndWarnsOfTheContainer()
+    /// <summary>Makes the pip step fail; returns what tells the container that ran it (not the server options' check).</summary>
+    private Func<string, bool> FailThePipStep()
     {
         _engine.OnScript = (script, _) => Task.FromResult(script.Contains("pip", StringComparison.Ordinal)
             ? (1L, new[] { "ERROR: No matching distribution found for flask" })
             : (0L, Array.Empty<string>()));
-        // The container that ran pip (the server options' check container before it is removed as usual).
-        bool RanPip(string id) => _engine.Calls.Any(c => c.StartsWith($"exec {id} ", StringComparison.Ordinal) && c.Contains("pip", StringComparison.Ordinal) && !IsServerCheck(c));
-        _engine.OnRemove = (id, _) => RanPip(id) ? throw RemovalConflict(id) : Task.CompletedTask;
+        return id => _engine.Calls.Any(c => c.StartsWith($"exec {id} ", StringComparison.Ordinal) && c.Contains("pip", StringComparison.Ordinal) && !IsServerCheck(c));
+    }
+
+    [Fact]
+    public async Task AFailedStep_WhoseContainerCannotBeRemoved_SurfacesTheStepsError_AndWarnsOfTheContainer()
+    {
+        var ranPip = FailThePipStep();
+        _engine.OnRemove = (id, _) => ranPip(id) ? throw RemovalConflict(id) : Task.CompletedTask;
 
         var ex = await Assert.ThrowsAsync<ModWsgiException>(() => Publish());
 
         Assert.Equal(DiagnosticCodes.BuildStepFailed, ex.Code);
         Assert.Equal("MODWSGI5001", ex.Id);
         Assert.Contains("No matching distribution found for flask", ex.Message);
-        var pipContainer = _engine.LiveContainers.Single(RanPip);
+        var pipContainer = _engine.LiveContainers.Single(ranPip);
         var warning = Assert.Single(_log.Warnings);
         Assert.Contains(pipContainer, warning);
         Assert.Contains("409", warning);
@@ -292,16 +297,13 @@ public sealed class PipelineTests : IDisposable
     [Fact]
     public async Task AFailedStep_WhoseRemovalTimesOut_IsAskedOnce_AndWarns()
     {
-        _engine.OnScript = (script, _) => Task.FromResult(script.Contains("pip", StringComparison.Ordinal)
-            ? (1L, new[] { "ERROR: No matching distribution found for flask" })
-            : (0L, Array.Empty<string>()));
-        bool RanPip(string id) => _engine.Calls.Any(c => c.StartsWith($"exec {id} ", StringComparison.Ordinal) && c.Contains("pip", StringComparison.Ordinal) && !IsServerCheck(c));
-        _engine.OnRemove = (id, _) => RanPip(id) ? throw RemovalTimedOut() : Task.CompletedTask;
+        var ranPip = FailThePipStep();
+        _engine.OnRemove = (id, _) => ranPip(id) ? throw RemovalTimedOut() : Task.CompletedTask;
 
         var ex = await Assert.ThrowsAsync<ModWsgiException>(() => Publish());
 
         Assert.Equal(DiagnosticCodes.BuildStepFailed, ex.Code);
-        var pipContainer = _engine.LiveContainers.Single(RanPip);
+        var pipContainer = _engine.LiveContainers.Single(ranPip);
         Assert.Single(_engine.Calls, c => c == "remove " + pipContainer);
         Assert.Contains("docker rm -f " + pipContainer, Assert.Single(_log.Warnings));
     }
