@@ -59,11 +59,13 @@ public sealed class BridgeHttpServer : IDisposable
 
     /// <summary>
     /// Podman creates its bridge (and the gateway address) when a container starts and removes it when the last one
-    /// stops: while the address is not on this machine, a container that sleeps keeps it there. Returns its id.
+    /// stops, so on Podman each server keeps a container that sleeps: one that found the address up only thanks to
+    /// another test's container lost it when that test ended (CI saw http.server fail to bind). Returns its id.
     /// </summary>
     private static string? KeepBridgeUp(string gateway)
     {
-        if (IsLocalAddress(gateway))
+        var podman = Environment.GetEnvironmentVariable("MODWSGI_TEST_IMAGE_STORE") == "podman";
+        if (IsLocalAddress(gateway) && !podman)
             return null;
         var anchor = Run.DockerOk("run", "-d", "--rm", "--name", $"modwsgi-bridge-anchor-{Guid.NewGuid():N}"[..34], "modwsgi/base:bookworm", "sleep", "3600");
         for (var i = 0; i < 100 && !IsLocalAddress(gateway); i++)
